@@ -1,0 +1,1 @@
+"""HTTP resources. Thin views: parse with a schema, call one service, return data."""

@@ -1,0 +1,139 @@
+"""Configuration: defaults, then the environment, then the caller's mapping.
+
+Every key below can be set from the environment as ``RASOAT_<KEY>`` (typed after its
+default); ``DATABASE_URL`` and ``SECRET_KEY`` are also read under their usual names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    # "development" (embedded default, generated secrets) or "production" (refuses weak ones).
+    "ENV": "development",
+    "SQLALCHEMY_DATABASE_URI": None,  # from DATABASE_URL; default SQLite file in the instance folder
+    "SQLALCHEMY_ENGINE_OPTIONS": {},
+    "SECRET_KEY": None,
+    # JWT keyring: {kid: secret}; tokens are signed with JWT_ACTIVE_KID and verified with any.
+    "JWT_KEYS": {},
+    "JWT_ACTIVE_KID": None,
+    "JWT_ISSUER": "rasoat",
+    "JWT_AUDIENCE": "rasoat-api",
+    "JWT_LEEWAY_SECONDS": 5,
+    "ACCESS_TOKEN_TTL_SECONDS": 900,
+    "REFRESH_TOKEN_TTL_SECONDS": 30 * 24 * 3600,  # phones stay offline for days
+    # Request limits.
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "MAX_JSON_BYTES": 8 * 1024 * 1024,
+    # Login throttling (stored in the database so it holds across gunicorn workers).
+    "LOGIN_WINDOW_SECONDS": 900,
+    "LOGIN_MAX_FAILURES_PER_USERNAME": 5,
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": 50,
+    # argon2id cost; tests lower it.
+    "ARGON2_TIME_COST": 3,
+    "ARGON2_MEMORY_COST": 65536,
+    "ARGON2_PARALLELISM": 2,
+    # Number of reverse proxies in front of the app whose X-Forwarded-For is trusted.
+    "TRUSTED_PROXIES": 0,
+    "PAGE_SIZE_DEFAULT": 50,
+    "PAGE_SIZE_MAX": 500,
+    "LOG_LEVEL": "INFO",
+    "DEMO": False,
+}
+
+MIN_SECRET_BYTES = 32
+_WEAK_SECRETS = {"dev", "secret", "changeme", "change-me", "development"}
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or unusable; the app refuses to start."""
+
+
+def _coerce(raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, dict):
+        return json.loads(raw)
+    return raw
+
+
+def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, default in DEFAULTS.items():
+        raw = environ.get(f"RASOAT_{key}")
+        if raw is not None:
+            found[key] = _coerce(raw, default)
+    if environ.get("DATABASE_URL"):
+        found["SQLALCHEMY_DATABASE_URI"] = environ["DATABASE_URL"]
+    if environ.get("SECRET_KEY"):
+        found["SECRET_KEY"] = environ["SECRET_KEY"]
+    if environ.get("RASOAT_JWT_KEYS") and not environ["RASOAT_JWT_KEYS"].lstrip().startswith("{"):
+        # Also accept "kid1:secret1,kid2:secret2" (easier in a .env file).
+        pairs = [p.split(":", 1) for p in environ["RASOAT_JWT_KEYS"].split(",") if p.strip()]
+        found["JWT_KEYS"] = {k.strip(): v.strip() for k, v in pairs}
+    return found
+
+
+def normalise_database_url(url: str) -> str:
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _instance_secret(instance_path: Path, name: str) -> str:
+    """A random secret kept in the instance folder (embedded default only)."""
+    path = instance_path / name
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+def _is_weak(secret: str | None) -> bool:
+    return not secret or secret in _WEAK_SECRETS or len(secret.encode()) < MIN_SECRET_BYTES
+
+
+def finalise(config: dict[str, Any], instance_path: Path) -> None:
+    """Fill derived values and refuse unsafe production settings (mutates ``config``)."""
+    production = config["ENV"] == "production"
+    if not config.get("SQLALCHEMY_DATABASE_URI"):
+        if production:
+            raise ConfigError("DATABASE_URL must be set in production")
+        instance_path.mkdir(parents=True, exist_ok=True)
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance_path / 'rasoat.sqlite3'}"
+    config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
+
+    if not config.get("SECRET_KEY"):
+        if production:
+            raise ConfigError("SECRET_KEY must be set in production")
+        config["SECRET_KEY"] = _instance_secret(instance_path, "secret_key")
+    if production and _is_weak(config["SECRET_KEY"]):
+        raise ConfigError(f"SECRET_KEY is too short or a known default (need >= {MIN_SECRET_BYTES} bytes)")
+
+    keys = dict(config.get("JWT_KEYS") or {})
+    if not keys:
+        if production:
+            raise ConfigError("RASOAT_JWT_KEYS must be set in production (kid:secret,...)")
+        keys = {"k1": _instance_secret(instance_path, "jwt_key_k1")}
+    for kid, secret in keys.items():
+        if _is_weak(secret):
+            raise ConfigError(f"JWT key {kid!r} is shorter than {MIN_SECRET_BYTES} bytes or a known default")
+    config["JWT_KEYS"] = keys
+    if not config.get("JWT_ACTIVE_KID"):
+        config["JWT_ACTIVE_KID"] = next(iter(keys))
+    if config["JWT_ACTIVE_KID"] not in keys:
+        raise ConfigError("RASOAT_JWT_ACTIVE_KID names no key in RASOAT_JWT_KEYS")
+    if production and config.get("DEMO"):
+        raise ConfigError("demo mode is not allowed in production")

@@ -1,0 +1,83 @@
+"""The database handle, the declarative base, and engine settings per dialect."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import sqlalchemy as sa
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Portable JSON: JSONB on PostgreSQL, JSON text elsewhere.
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Timestamps stored in UTC and always returned timezone-aware.
+
+    SQLite has no time zones (DateTime(timezone=True) silently drops the offset), so we
+    store naive UTC everywhere and reattach UTC on the way out.
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC)
+
+
+def configure_sqlite(engine: sa.Engine) -> None:
+    """Make SQLite safe for concurrent writers and savepoints (see conventions, trap 4).
+
+    pysqlite's own transaction handling is switched off; we emit BEGIN IMMEDIATE so that a
+    transaction takes the write lock up front and waits (busy_timeout) instead of failing
+    with "database is locked" when it later upgrades from read to write.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,186 @@
+"""The one error catalogue: every failure leaves the API as RFC 9457 problem+json.
+
+Raise ``Problem("code", detail=...)`` anywhere below a view; the status and title come from
+the catalogue so that a code always means the same thing to a phone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+import structlog
+from flask import Flask, Response, g
+from werkzeug.exceptions import HTTPException
+
+log = structlog.get_logger("rasoat.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# code -> (status, title)
+CATALOGUE: dict[str, tuple[int, str]] = {
+    "request.malformed": (400, "Malformed request"),
+    "request.malformed_json": (400, "The body is not valid JSON"),
+    "request.invalid": (422, "The request has invalid fields"),
+    "request.not_found": (404, "Not found"),
+    "request.method_not_allowed": (405, "Method not allowed"),
+    "request.too_large": (413, "Request too large"),
+    "request.unsupported_media_type": (415, "Unsupported media type"),
+    "request.precondition_failed": (412, "Precondition failed"),
+    "request.precondition_required": (428, "Precondition required"),
+    "request.rate_limited": (429, "Too many requests"),
+    "request.conflict": (409, "Conflict"),
+    "request.gone": (410, "Gone"),
+    "auth.required": (401, "Authentication required"),
+    "auth.invalid_credentials": (401, "Invalid username or password"),
+    "auth.invalid_token": (401, "Invalid or expired token"),
+    "auth.refresh_reused": (401, "Refresh token already used; the session is revoked"),
+    "auth.forbidden": (403, "Not allowed"),
+    "auth.device_revoked": (403, "This device has been revoked"),
+    "user.username_taken": (409, "Username already taken"),
+    "area.exists": (409, "Area already exists"),
+    "cursor.invalid": (410, "Cursor expired or unknown; start again without one"),
+    "server.error": (500, "Internal server error"),
+    "server.unavailable": (503, "Service unavailable"),
+}
+
+_HTTP_CODES = {
+    400: "request.malformed",
+    401: "auth.required",
+    403: "auth.forbidden",
+    404: "request.not_found",
+    405: "request.method_not_allowed",
+    409: "request.conflict",
+    410: "request.gone",
+    412: "request.precondition_failed",
+    413: "request.too_large",
+    415: "request.unsupported_media_type",
+    422: "request.invalid",
+    428: "request.precondition_required",
+    429: "request.rate_limited",
+    503: "server.unavailable",
+}
+
+
+class Problem(Exception):
+    def __init__(
+        self,
+        code: str,
+        detail: str | None = None,
+        *,
+        errors: Iterable[Mapping[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+        status: int | None = None,
+        **extra: Any,
+    ):
+        self.code = code
+        self.status, self.title = CATALOGUE.get(code, (status or 400, code))
+        if status is not None:
+            self.status = status
+        self.detail = detail or self.title
+        self.errors = list(errors) if errors is not None else None
+        self.headers = dict(headers or {})
+        self.extra = extra
+        super().__init__(f"{code}: {self.detail}")
+
+
+def field_error(path: str, code: str, message: str) -> dict[str, str]:
+    return {"path": path, "code": code, "message": message}
+
+
+def invalid(path: str, code: str, message: str) -> Problem:
+    """A 422 naming one field."""
+    return Problem("request.invalid", message, errors=[field_error(path, code, message)])
+
+
+def problem_response(problem: Problem) -> Response:
+    body: dict[str, Any] = {
+        "type": f"urn:rasoat:problem:{problem.code}",
+        "title": problem.title,
+        "status": problem.status,
+        "detail": problem.detail,
+        "code": problem.code,
+    }
+    if problem.errors is not None:
+        body["errors"] = problem.errors
+    request_id = g.get("request_id")
+    if request_id:
+        body["request_id"] = request_id
+    body.update(problem.extra)
+    response = Response(orjson.dumps(body), status=problem.status, mimetype=PROBLEM_MEDIA_TYPE)
+    for name, value in problem.headers.items():
+        response.headers[name] = value
+    return response
+
+
+_MESSAGE_CODES = {
+    "Missing data for required field.": "required",
+    "Unknown field.": "unknown_field",
+    "Field may not be null.": "null",
+    "Invalid input type.": "type",
+}
+
+
+def _flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
+    """marshmallow's nested message dicts -> [{path, code, message}]."""
+    out: list[dict[str, str]] = []
+    if isinstance(messages, Mapping):
+        for key, value in messages.items():
+            key = "" if key == "_schema" else str(key)
+            path = f"{prefix}/{key}" if prefix and key else (prefix or key)
+            out.extend(_flatten_messages(value, path))
+    elif isinstance(messages, list | tuple):
+        for item in messages:
+            if isinstance(item, Mapping | list | tuple):
+                out.extend(_flatten_messages(item, prefix))
+            else:
+                text = str(item)
+                out.append(field_error(prefix, _MESSAGE_CODES.get(text, "invalid"), text))
+    else:
+        text = str(messages)
+        out.append(field_error(prefix, _MESSAGE_CODES.get(text, "invalid"), text))
+    return out
+
+
+def _from_http_exception(exc: HTTPException) -> Problem:
+    status = exc.code or 500
+    data = getattr(exc, "data", None) or {}
+    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+    headers.update(data.get("headers") or {})
+    messages = data.get("messages") or data.get("errors")
+    if status == 400 and messages and "json" in messages and messages["json"] == ["Invalid JSON body."]:
+        return Problem("request.malformed_json", "The request body is not valid JSON.", headers=headers)
+    code = _HTTP_CODES.get(status, "request.malformed" if status < 500 else "server.error")
+    errors = None
+    if messages:
+        # webargs groups messages by location (json, query, ...); paths are within it.
+        errors = []
+        for location, located in messages.items():
+            for err in _flatten_messages(located):
+                err["in"] = location
+                errors.append(err)
+    detail = data.get("message") or exc.description
+    if errors:
+        detail = "; ".join(f"{e['path'] or '(body)'}: {e['message']}" for e in errors[:5])
+    return Problem(code, detail, errors=errors, headers=headers, status=status)
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(Problem, problem_response)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        return problem_response(_from_http_exception(exc))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled_exception", error=type(exc).__name__)
+        return problem_response(
+            Problem("server.error", "An unexpected error occurred; quote the request id when reporting it.")
+        )
+
+
+def handle_http_exception(exc: HTTPException):
+    """Used by flask-smorest's Api (which otherwise renders its own error shape)."""
+    return problem_response(_from_http_exception(exc))

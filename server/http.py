@@ -1,0 +1,39 @@
+"""Request guards that apply to every API call: content types and body size."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, request
+
+from server.errors import Problem
+
+# Endpoints that take something other than JSON declare it with @accepts(...).
+ACCEPTS_ATTRIBUTE = "_rasoat_accepts"
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def accepts(*mimetypes: str):
+    def decorate(view):
+        setattr(view, ACCEPTS_ATTRIBUTE, frozenset(mimetypes))
+        return view
+
+    return decorate
+
+
+def install_request_guards(app: Flask) -> None:
+    @app.before_request
+    def _check_body():
+        if request.method not in BODY_METHODS or not request.path.startswith("/api/"):
+            return
+        view = current_app.view_functions.get(request.endpoint or "")
+        allowed = getattr(view, ACCEPTS_ATTRIBUTE, frozenset({"application/json"}))
+        has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding") == "chunked"
+        if not has_body:
+            return
+        if request.mimetype not in allowed:
+            raise Problem("request.unsupported_media_type",
+                          f"Send the body as {' or '.join(sorted(allowed))}, not {request.mimetype or 'nothing'}.")
+        if request.mimetype == "application/json":
+            limit = current_app.config["MAX_JSON_BYTES"]
+            if request.content_length and request.content_length > limit:
+                raise Problem("request.too_large", f"JSON bodies are limited to {limit} bytes.",
+                              limit_bytes=limit)

@@ -1,0 +1,53 @@
+"""JSON in and out: orjson (keeps Vietnamese readable, handles UUIDs and datetimes)."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+import orjson
+from flask.json.provider import JSONProvider
+from flask_smorest import Blueprint
+from webargs.flaskparser import FlaskParser
+
+
+class OrjsonProvider(JSONProvider):
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return orjson.dumps(obj, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return orjson.loads(s)
+
+    def response(self, *args: Any, **kwargs: Any):
+        obj = self._prepare_response_obj(args, kwargs)
+        return self._app.response_class(
+            orjson.dumps(obj, default=str, option=orjson.OPT_NON_STR_KEYS), mimetype="application/json"
+        )
+
+
+def nfc_deep(value: Any) -> Any:
+    """Every string (keys too) in Unicode NFC: phones send either NFC or NFD."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, dict):
+        return {nfc_deep(k): nfc_deep(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [nfc_deep(v) for v in value]
+    return value
+
+
+class NfcParser(FlaskParser):
+    """webargs parser that normalises text to NFC before the schema sees it."""
+
+    def load_json(self, req, schema):
+        return nfc_deep(super().load_json(req, schema))
+
+    def load_querystring(self, req, schema):
+        return self._makeproxy(
+            type(req.args)((k, unicodedata.normalize("NFC", v)) for k, v in req.args.items(multi=True)),
+            schema,
+        )
+
+
+class ApiBlueprint(Blueprint):
+    ARGUMENTS_PARSER = NfcParser()

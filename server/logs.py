@@ -1,0 +1,51 @@
+"""Structured JSON logs with a request id on every line."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+import uuid
+
+import structlog
+from flask import Flask, g, request
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def configure(level: str) -> None:
+    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=getattr(logging, level.upper(), 20))
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
+def install_request_logging(app: Flask) -> None:
+    log = structlog.get_logger("rasoat.http")
+
+    @app.before_request
+    def _start():
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=g.request_id)
+
+    @app.after_request
+    def _finish(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        user = g.get("user")
+        log.info("request", method=request.method, path=request.path, status=response.status_code,
+                 ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
+                 user=user.username if user else None)
+        return response

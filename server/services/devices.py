@@ -1,0 +1,46 @@
+"""Phones: listing with last sync, and revoking a lost one."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from server.db import db, utcnow
+from server.errors import Problem
+from server.models import AuthSession, Device, User, UserArea
+from server.pagination import Page, paginate
+from server.scoping import Scope
+from server.services import audit
+from server.services.sessions import revoke_sessions
+
+
+def _visible_devices(scope: Scope) -> sa.Select:
+    query = sa.select(Device)
+    if not scope.is_national:
+        owners = sa.select(UserArea.user_id).where(scope.clause(UserArea.area_code))
+        query = query.where(Device.user_id.in_(owners))
+    return query
+
+
+def list_devices(scope: Scope, *, cursor: str | None, limit: int) -> Page:
+    return paginate(_visible_devices(scope), key=Device.id, cursor=cursor, limit=limit, purpose="devices")
+
+
+def owners(devices: list[Device]) -> dict:
+    ids = {d.user_id for d in devices}
+    if not ids:
+        return {}
+    return {u.id: u for u in db.session.execute(sa.select(User).where(User.id.in_(ids))).scalars()}
+
+
+def revoke_device(scope: Scope, device_id: str, actor: User) -> Device:
+    device = db.session.execute(_visible_devices(scope).where(Device.id == device_id)).scalar_one_or_none()
+    if device is None:
+        raise Problem("request.not_found", "No such device in your areas.")
+    if device.revoked_at is None:
+        device.revoked_at = utcnow()
+        device.revoked_by = actor.id
+        revoke_sessions(AuthSession.device_id == device.id, "device_revoked")
+        audit.record("device.revoke", target_type="device", target_id=device.id, owner=str(device.user_id))
+    db.session.commit()
+    return device
+

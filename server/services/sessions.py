@@ -1,0 +1,171 @@
+"""Login, refresh-token rotation with reuse detection, logout, and login throttling."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import current_app
+
+from server.db import db, utcnow
+from server.errors import Problem
+from server.models import AuthSession, Device, LoginThrottle, RefreshToken, User
+from server.security.passwords import burn_verification, verify_password
+from server.security.tokens import hash_refresh_token, issue_access_token, new_refresh_token
+from server.services import audit
+from server.text import normalise_username
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+
+
+def _issue_pair(user: User, session: AuthSession, now: dt.datetime) -> TokenPair:
+    refresh = new_refresh_token()
+    db.session.add(RefreshToken(token_hash=hash_refresh_token(refresh), session_id=session.id, issued_at=now))
+    return TokenPair(
+        access_token=issue_access_token(user.id, session.id, user.role, now),
+        refresh_token=refresh,
+        expires_in=current_app.config["ACCESS_TOKEN_TTL_SECONDS"],
+        user=user,
+    )
+
+
+# --- throttling -----------------------------------------------------------------------------
+
+def _throttle_keys(username: str, address: str | None) -> list[tuple[str, int]]:
+    cfg = current_app.config
+    keys = [(f"user:{username}", cfg["LOGIN_MAX_FAILURES_PER_USERNAME"])]
+    if address:
+        keys.append((f"addr:{address}", cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]))
+    return keys
+
+
+def _check_throttle(keys: list[tuple[str, int]], now: dt.datetime) -> None:
+    window = current_app.config["LOGIN_WINDOW_SECONDS"]
+    rows = db.session.execute(
+        sa.select(LoginThrottle).where(LoginThrottle.key.in_([k for k, _ in keys]))
+    ).scalars().all()
+    limits = dict(keys)
+    for row in rows:
+        elapsed = (now - row.window_start).total_seconds()
+        if elapsed < window and row.failures >= limits[row.key]:
+            retry = max(1, math.ceil(window - elapsed))
+            raise Problem("request.rate_limited", "Too many failed logins; try again later.",
+                          headers={"Retry-After": str(retry)}, retry_after=retry)
+
+
+def _record_failure(keys: list[tuple[str, int]], now: dt.datetime) -> None:
+    window = dt.timedelta(seconds=current_app.config["LOGIN_WINDOW_SECONDS"])
+    for key, _limit in keys:
+        row = db.session.get(LoginThrottle, key, with_for_update=True)
+        if row is None:
+            db.session.add(LoginThrottle(key=key, window_start=now, failures=1))
+        elif now - row.window_start >= window:
+            row.window_start, row.failures = now, 1
+        else:
+            row.failures += 1
+
+
+# --- login / refresh / logout ---------------------------------------------------------------
+
+def login(username: str, password: str, device_id: str | None, device_name: str | None,
+          app_version: str | None, address: str | None) -> TokenPair:
+    now = utcnow()
+    username = normalise_username(username)
+    keys = _throttle_keys(username, address)
+    _check_throttle(keys, now)
+    user = db.session.execute(sa.select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        burn_verification()
+    ok = user is not None and verify_password(user.password_hash, password) and user.active
+    if not ok:
+        _record_failure(keys, now)
+        audit.record("auth.login_failed", actor=user, target_type="user", username=username)
+        db.session.commit()
+        raise Problem("auth.invalid_credentials", "Unknown username or wrong password.",
+                      headers={"WWW-Authenticate": 'Bearer realm="rasoat"'})
+    db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == keys[0][0]))
+
+    if device_id is not None:
+        device = db.session.get(Device, device_id)
+        if device is not None and device.revoked_at is not None:
+            db.session.commit()
+            raise Problem("auth.device_revoked", "This device was revoked; ask your supervisor.")
+        if device is None:
+            device = Device(id=device_id, user_id=user.id, first_seen_at=now)
+            db.session.add(device)
+        device.user_id = user.id
+        device.last_seen_at = now
+        if device_name:
+            device.name = device_name
+        if app_version:
+            device.app_version = app_version
+        db.session.flush()
+
+    session = AuthSession(
+        id=uuid.uuid4(), user_id=user.id, device_id=device_id, created_at=now,
+        expires_at=now + dt.timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL_SECONDS"]),
+    )
+    db.session.add(session)
+    pair = _issue_pair(user, session, now)
+    audit.record("auth.login", actor=user, target_type="session", target_id=session.id, device_id=device_id)
+    db.session.commit()
+    return pair
+
+
+def refresh(token: str, device_id: str | None) -> TokenPair:
+    now = utcnow()
+    stored = db.session.get(RefreshToken, hash_refresh_token(token), with_for_update=True)
+    if stored is None:
+        raise Problem("auth.invalid_token", "Unknown refresh token.")
+    session = db.session.get(AuthSession, stored.session_id, with_for_update=True)
+    user = db.session.get(User, session.user_id)
+    if stored.used_at is not None:
+        # A used token presented again: it was stolen or replayed. End the whole family.
+        if session.revoked_at is None:
+            session.revoked_at, session.revoked_reason = now, "refresh_reuse"
+            audit.record("auth.refresh_reuse", actor=user, target_type="session", target_id=session.id)
+        db.session.commit()
+        raise Problem("auth.refresh_reused")
+    if session.revoked_at is not None or session.expires_at <= now or not user.active:
+        raise Problem("auth.invalid_token", "The session has ended; log in again.")
+    if session.device_id is not None and device_id is not None and device_id != session.device_id:
+        raise Problem("auth.invalid_token", "This refresh token belongs to another device.")
+    if session.device_id is not None:
+        device = db.session.get(Device, session.device_id)
+        if device.revoked_at is not None:
+            raise Problem("auth.device_revoked")
+        device.last_seen_at = now
+    stored.used_at = now
+    pair = _issue_pair(user, session, now)
+    db.session.commit()
+    return pair
+
+
+def logout(token: str) -> None:
+    stored = db.session.get(RefreshToken, hash_refresh_token(token))
+    if stored is None:
+        return  # idempotent: nothing to end
+    session = db.session.get(AuthSession, stored.session_id)
+    if session.revoked_at is None:
+        session.revoked_at, session.revoked_reason = utcnow(), "logout"
+        audit.record("auth.logout", actor=db.session.get(User, session.user_id),
+                     target_type="session", target_id=session.id)
+    db.session.commit()
+
+
+def revoke_sessions(where: sa.ColumnElement[bool], reason: str) -> None:
+    """Revoke every open session matching ``where`` (caller commits)."""
+    db.session.execute(
+        sa.update(AuthSession)
+        .where(where, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_reason=reason)
+    )

@@ -1,0 +1,108 @@
+"""User administration, scoped to the acting admin's areas."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from server.db import db
+from server.errors import Problem, invalid
+from server.models import Area, AuthSession, User, UserArea
+from server.pagination import Page, paginate
+from server.scoping import Scope
+from server.security.passwords import MIN_PASSWORD_LENGTH, hash_password
+from server.services import audit
+from server.services.sessions import revoke_sessions
+from server.text import nfc, normalise_username
+
+
+def _visible_users(scope: Scope) -> sa.Select:
+    query = sa.select(User)
+    if not scope.is_national:
+        inside = sa.select(UserArea.user_id).where(scope.clause(UserArea.area_code))
+        query = query.where(User.id.in_(inside))
+    return query
+
+
+def list_users(scope: Scope, *, role: str | None, cursor: str | None, limit: int) -> Page:
+    query = _visible_users(scope)
+    if role:
+        query = query.where(User.role == role)
+    return paginate(query, key=User.username, cursor=cursor, limit=limit, purpose="users")
+
+
+def get_user(scope: Scope, user_id: uuid.UUID) -> User:
+    user = db.session.execute(_visible_users(scope).where(User.id == user_id)).scalar_one_or_none()
+    if user is None:
+        raise Problem("request.not_found", "No such user in your areas.")
+    return user
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise invalid("password", "too_short", f"At least {MIN_PASSWORD_LENGTH} characters.")
+
+
+def _check_areas(scope: Scope, codes: Iterable[str], role: str) -> list[str]:
+    codes = sorted(set(codes))
+    known = set(db.session.execute(sa.select(Area.code).where(Area.code.in_(codes))).scalars())
+    for i, code in enumerate(codes):
+        if code not in known:
+            raise invalid(f"areas/{i}", "unknown_area", f"No area with code {code!r}.")
+        if not scope.covers(code):
+            raise invalid(f"areas/{i}", "outside_scope", f"Area {code!r} is outside your areas.")
+    if role != "admin" and not codes:
+        raise invalid("areas", "required", "Supervisors and enumerators need at least one area.")
+    if not scope.is_national and not codes:
+        raise invalid("areas", "required", "A provincial admin can only create users inside their areas.")
+    return codes
+
+
+def create_user(scope: Scope, *, username: str, password: str, role: str, areas: list[str],
+                display_name: str = "", active: bool = True) -> User:
+    username = normalise_username(username)
+    _check_password(password)
+    codes = _check_areas(scope, areas, role)
+    if db.session.execute(sa.select(User.id).where(User.username == username)).first():
+        raise Problem("user.username_taken", f"The username {username!r} is taken.",
+                      errors=[{"path": "username", "code": "taken", "message": "Already taken."}])
+    user = User(username=username, password_hash=hash_password(password), role=role,
+                display_name=nfc(display_name), active=active)
+    user.area_links = [UserArea(area_code=c) for c in codes]
+    db.session.add(user)
+    db.session.flush()
+    audit.record("user.create", target_type="user", target_id=user.id, username=username, role=role, areas=codes)
+    db.session.commit()
+    return user
+
+
+def update_user(scope: Scope, user_id: uuid.UUID, changes: dict) -> User:
+    user = get_user(scope, user_id)
+    role = changes.get("role", user.role)
+    recorded: dict = {}
+    if "areas" in changes or "role" in changes:
+        codes = _check_areas(scope, changes.get("areas", user.area_codes), role)
+        if codes != user.area_codes:
+            user.area_links = [UserArea(area_code=c) for c in codes]
+            recorded["areas"] = codes
+        if role != user.role:
+            user.role = role
+            recorded["role"] = role
+    if "display_name" in changes:
+        user.display_name = nfc(changes["display_name"])
+        recorded["display_name"] = user.display_name
+    if "password" in changes:
+        _check_password(changes["password"])
+        user.password_hash = hash_password(changes["password"])
+        recorded["password"] = "changed"
+    if "active" in changes and changes["active"] != user.active:
+        user.active = changes["active"]
+        recorded["active"] = user.active
+    if recorded.keys() & {"role", "areas", "password", "active"}:
+        # Old tokens carry old powers: end them.
+        revoke_sessions(AuthSession.user_id == user.id, "user_changed")
+    audit.record("user.update", target_type="user", target_id=user.id, **recorded)
+    db.session.commit()
+    return user
