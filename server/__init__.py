@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +19,7 @@ from server.db import configure_sqlite
 from server.db import db as database  # not `db`: that name is the module server.db
 from server.http import install_request_guards
 from server.jsonio import OrjsonProvider
+from server.security.current import public
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
 
@@ -71,16 +73,24 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             configure_sqlite(database.engine)
     migrate.init_app(app, database, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True)
 
+    from server.storage import storage_for
+
+    app.extensions["rasoat_storage"] = storage_for(app)
     logs.install_request_logging(app)
     install_request_guards(app)
     errors.register(app)
 
     api = RasoatApi(app)
-    from server.api import areas, audit, auth, devices, health, users
+    from server.api import areas, audit, auth, devices, forms, health, sync, users
 
     app.register_blueprint(health.blp)
-    for module in (auth, users, devices, areas, audit):
+    for module in (auth, users, devices, areas, forms, sync, audit):
         api.register_blueprint(module.blp)
+    # flask-smorest's API description and its viewer: public on purpose (a browser cannot send a
+    # bearer token to fetch them), and marked so, like every other view under /api/.
+    for endpoint in ("api-docs.openapi_json", "api-docs.openapi_swagger_ui"):
+        if endpoint in app.view_functions:
+            app.view_functions[endpoint] = public(functools.partial(app.view_functions[endpoint]))
     from server import cli
 
     cli.register(app)

@@ -43,6 +43,12 @@ DEFAULTS: dict[str, Any] = {
     "PAGE_SIZE_DEFAULT": 50,
     "PAGE_SIZE_MAX": 500,
     "LOG_LEVEL": "INFO",
+    # Where attachment bytes live (default: <instance>/attachments).
+    "ATTACHMENTS_DIR": "",
+    # How long a pull cursor stays valid, and how far behind "now" a pull reads (so that a
+    # transaction committing late is never skipped).
+    "PULL_CURSOR_MAX_AGE_SECONDS": 60 * 24 * 3600,
+    "PULL_SAFETY_SECONDS": 2,
     "DEMO": False,
 }
 
@@ -66,17 +72,21 @@ def _coerce(raw: str, default: Any) -> Any:
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     found: dict[str, Any] = {}
+    jwt_keys = environ.get("RASOAT_JWT_KEYS")
+    pair_keys = jwt_keys is not None and not jwt_keys.lstrip().startswith("{")
     for key, default in DEFAULTS.items():
         raw = environ.get(f"RASOAT_{key}")
-        if raw is not None:
+        if raw is not None and not (key == "JWT_KEYS" and pair_keys):
             found[key] = _coerce(raw, default)
     if environ.get("DATABASE_URL"):
         found["SQLALCHEMY_DATABASE_URI"] = environ["DATABASE_URL"]
     if environ.get("SECRET_KEY"):
         found["SECRET_KEY"] = environ["SECRET_KEY"]
-    if environ.get("RASOAT_JWT_KEYS") and not environ["RASOAT_JWT_KEYS"].lstrip().startswith("{"):
+    if pair_keys and jwt_keys.strip():
         # Also accept "kid1:secret1,kid2:secret2" (easier in a .env file).
-        pairs = [p.split(":", 1) for p in environ["RASOAT_JWT_KEYS"].split(",") if p.strip()]
+        pairs = [p.split(":", 1) for p in jwt_keys.split(",") if p.strip()]
+        if any(len(p) != 2 for p in pairs):
+            raise ConfigError("RASOAT_JWT_KEYS must be kid:secret pairs separated by commas, or a JSON object")
         found["JWT_KEYS"] = {k.strip(): v.strip() for k, v in pairs}
     return found
 

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 from flask.json.provider import JSONProvider
 from flask_smorest import Blueprint
-from webargs.flaskparser import FlaskParser
+from marshmallow import missing
+from webargs.flaskparser import FlaskParser, is_json_request
 
 
 class OrjsonProvider(JSONProvider):
@@ -38,6 +39,15 @@ def nfc_deep(value: Any) -> Any:
 
 class NfcParser(FlaskParser):
     """webargs parser that normalises text to NFC before the schema sees it."""
+
+    def _raw_load_json(self, req):
+        """Strict JSON (RFC 8259): NaN and Infinity are refused here as a 400, not later by
+        PostgreSQL's JSONB as a 500. orjson's error is a json.JSONDecodeError, which webargs handles."""
+        if not is_json_request(req):
+            return missing
+        data = req.get_data(cache=True)
+        # Decoded first so that bad UTF-8 is a UnicodeDecodeError (400), not an empty orjson error.
+        return orjson.loads(data.decode("utf-8")) if data else missing
 
     def load_json(self, req, schema):
         return nfc_deep(super().load_json(req, schema))

@@ -4,9 +4,30 @@ from server.models.accounts import ROLES, User, UserArea
 from server.models.areas import AREA_LEVELS, Area, AreaSetting
 from server.models.audit import AuditEntry
 from server.models.devices import Device
+from server.models.forms import VERSION_STATES, FormVersion, ParameterSet
+from server.models.sync import (
+    REVIEW_STATES,
+    Attachment,
+    Conflict,
+    Household,
+    HouseholdRevision,
+    HouseholdYear,
+    Submission,
+    SubmissionAttachment,
+    SubmissionRevision,
+)
 from server.models.sessions import AuthSession, LoginThrottle, RefreshToken
 
 __all__ = [
+    "REVIEW_STATES",
+    "Attachment",
+    "Conflict",
+    "Household",
+    "HouseholdRevision",
+    "HouseholdYear",
+    "Submission",
+    "SubmissionAttachment",
+    "SubmissionRevision",
     "AREA_LEVELS",
     "ROLES",
     "Area",
@@ -14,8 +35,11 @@ __all__ = [
     "AuditEntry",
     "AuthSession",
     "Device",
+    "FormVersion",
     "LoginThrottle",
+    "ParameterSet",
     "RefreshToken",
     "User",
     "UserArea",
+    "VERSION_STATES",
 ]

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects import postgresql, sqlite
 
-from server.db import db, utcnow
+from server.db import UTCDateTime, db, utcnow
 from server.errors import Problem
 from server.models import AuthSession, Device, LoginThrottle, RefreshToken, User
 from server.security.passwords import burn_verification, verify_password
@@ -48,30 +49,33 @@ def _throttle_keys(username: str, address: str | None) -> list[tuple[str, int]]:
     return keys
 
 
-def _check_throttle(keys: list[tuple[str, int]], now: dt.datetime) -> None:
+def _count_attempt(keys: list[tuple[str, int]], now: dt.datetime) -> None:
+    """Count this attempt against every key *before* the password is checked (the caller commits
+    at once): check-then-count let a burst of parallel guesses all through, and two first failures
+    racing to insert the same key ended in a 500 on PostgreSQL."""
     window = current_app.config["LOGIN_WINDOW_SECONDS"]
-    rows = db.session.execute(
-        sa.select(LoginThrottle).where(LoginThrottle.key.in_([k for k, _ in keys]))
-    ).scalars().all()
-    limits = dict(keys)
-    for row in rows:
-        elapsed = (now - row.window_start).total_seconds()
-        if elapsed < window and row.failures >= limits[row.key]:
-            retry = max(1, math.ceil(window - elapsed))
+    table = LoginThrottle.__table__
+    insert = (postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+    expired = table.c.window_start <= now - dt.timedelta(seconds=window)
+    for key, limit in keys:
+        statement = insert.values(key=key, window_start=now, failures=1).on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={"failures": sa.case((expired, 1), else_=table.c.failures + 1),
+                  "window_start": sa.case((expired, sa.literal(now, UTCDateTime)), else_=table.c.window_start)},
+        ).returning(table.c.window_start, table.c.failures)
+        window_start, failures = db.session.execute(statement).one()
+        if failures > limit:
+            retry = max(1, math.ceil(window - (now - window_start).total_seconds()))
             raise Problem("request.rate_limited", "Too many failed logins; try again later.",
                           headers={"Retry-After": str(retry)}, retry_after=retry)
 
 
-def _record_failure(keys: list[tuple[str, int]], now: dt.datetime) -> None:
-    window = dt.timedelta(seconds=current_app.config["LOGIN_WINDOW_SECONDS"])
-    for key, _limit in keys:
-        row = db.session.get(LoginThrottle, key, with_for_update=True)
-        if row is None:
-            db.session.add(LoginThrottle(key=key, window_start=now, failures=1))
-        elif now - row.window_start >= window:
-            row.window_start, row.failures = now, 1
-        else:
-            row.failures += 1
+def _forgive_attempt(keys: list[tuple[str, int]]) -> None:
+    """A successful login clears its username's failures and takes itself off the address's count."""
+    db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == keys[0][0]))
+    for key, _limit in keys[1:]:
+        db.session.execute(sa.update(LoginThrottle).where(LoginThrottle.key == key, LoginThrottle.failures > 0)
+                           .values(failures=LoginThrottle.failures - 1))
 
 
 # --- login / refresh / logout ---------------------------------------------------------------
@@ -81,18 +85,18 @@ def login(username: str, password: str, device_id: str | None, device_name: str 
     now = utcnow()
     username = normalise_username(username)
     keys = _throttle_keys(username, address)
-    _check_throttle(keys, now)
+    _count_attempt(keys, now)
+    db.session.commit()  # visible to concurrent attempts before the (slow) password check
     user = db.session.execute(sa.select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
         burn_verification()
     ok = user is not None and verify_password(user.password_hash, password) and user.active
     if not ok:
-        _record_failure(keys, now)
         audit.record("auth.login_failed", actor=user, target_type="user", username=username)
         db.session.commit()
         raise Problem("auth.invalid_credentials", "Unknown username or wrong password.",
                       headers={"WWW-Authenticate": 'Bearer realm="rasoat"'})
-    db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == keys[0][0]))
+    _forgive_attempt(keys)
 
     if device_id is not None:
         device = db.session.get(Device, device_id)

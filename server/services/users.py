@@ -46,9 +46,10 @@ def _check_password(password: str) -> None:
 
 
 def _check_areas(scope: Scope, codes: Iterable[str], role: str) -> list[str]:
-    codes = sorted(set(codes))
+    given = list(codes)  # error paths name the position in the request, not in the sorted set
+    codes = sorted(set(given))
     known = set(db.session.execute(sa.select(Area.code).where(Area.code.in_(codes))).scalars())
-    for i, code in enumerate(codes):
+    for i, code in enumerate(given):
         if code not in known:
             raise invalid(f"areas/{i}", "unknown_area", f"No area with code {code!r}.")
         if not scope.covers(code):

@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+import orjson
+from flask import Response, current_app, request
+from marshmallow import Schema, fields, validate
+
+from server.errors import Problem, invalid
+from server.http import accepts
+from server.jsonio import ApiBlueprint, nfc_deep
+from server.scoping import scope_of
+from server.security.current import current_user, requires
+from server.services import forms as service
+
+blp = ApiBlueprint("forms", __name__, url_prefix="/api/v1",
+                   description="Versioned form definitions and per-province parameter sets")
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FORM_BODY = {"content": {
+    "application/json": {"schema": {"type": "object", "description": "A form document (docs/forms.md)."}},
+    "multipart/form-data": {"schema": {"type": "object", "properties": {
+        "file": {"type": "string", "format": "binary", "description": "An .xlsx XLSForm"}}}},
+}}
+
+
+class VersionOut(Schema):
+    form_id = fields.String(required=True)
+    version = fields.String(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(["draft", "published", "closed"]))
+    title = fields.Dict()
+    sha256 = fields.String(required=True)
+    created_at = fields.AwareDateTime()
+    published_at = fields.AwareDateTime(allow_none=True)
+    closed_at = fields.AwareDateTime(allow_none=True)
+
+
+class FormOut(Schema):
+    form_id = fields.String(required=True)
+    title = fields.Dict()
+    versions = fields.List(fields.Nested(VersionOut), required=True)
+
+
+FormList = Schema.from_dict({"items": fields.List(fields.Nested(FormOut), required=True)}, name="FormList")
+
+
+class ParametersIn(Schema):
+    parameters = fields.Dict(keys=fields.String(validate=validate.Length(max=64)), required=True,
+                             validate=validate.Length(min=1, max=200))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class ParameterSetOut(Schema):
+    province = fields.String(attribute="province_code")
+    revision = fields.Integer()
+    parameters = fields.Dict()
+    reason = fields.String()
+    created_by = fields.UUID(allow_none=True)
+    created_at = fields.AwareDateTime()
+
+
+class ParametersQuery(Schema):
+    province = fields.String(load_default=None, validate=validate.Length(max=8))
+
+
+class ParametersOut(Schema):
+    form_id = fields.String()
+    version = fields.String()
+    province = fields.String(allow_none=True)
+    effective = fields.Dict(required=True)
+    overrides = fields.List(fields.Nested(ParameterSetOut))
+
+
+def _read_definition() -> object:
+    """The body as a form document: JSON, or an XLSForm upload converted to one."""
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise invalid("file", "required", "Send the XLSForm as multipart field 'file'.")
+        from forms.problems import FormDefinitionError
+        from forms.xlsform import xlsform_to_form
+
+        try:
+            return xlsform_to_form(upload.read(), form_id=request.form.get("form_id") or None,
+                                   version=request.form.get("version") or None)
+        except FormDefinitionError as exc:
+            problems = exc.to_list()
+            raise Problem("form.invalid", f"The XLSForm has {len(problems)} problem(s); the first: "
+                          f"{problems[0]['path']}: {problems[0]['message']}", errors=problems) from exc
+    try:
+        return nfc_deep(orjson.loads(request.get_data(cache=False)))
+    except orjson.JSONDecodeError as exc:
+        raise Problem("request.malformed_json", f"The body is not valid JSON: {exc}") from exc
+
+
+@blp.route("/forms", methods=["GET"])
+@requires()
+@blp.response(200, FormList)
+def list_forms():
+    """Forms with their versions and states (drafts are shown to admins only)."""
+    forms: dict[str, dict] = {}
+    for row in service.list_versions(current_user()):
+        entry = forms.setdefault(row.form_id, {"form_id": row.form_id, "title": row.title, "versions": []})
+        entry["versions"].append(row)
+        entry["title"] = row.title
+    return {"items": list(forms.values())}
+
+
+@blp.route("/forms", methods=["POST"])
+@accepts("application/json", "multipart/form-data")
+@requires("admin")
+@blp.response(201, VersionOut)
+@blp.doc(requestBody=FORM_BODY)
+def create_form_version():
+    """Create a draft version from a JSON form or an .xlsx XLSForm; 422 lists every problem."""
+    return service.create_version(_read_definition(), current_user())
+
+
+@blp.route("/forms/<string:form_id>/versions/<string:version>", methods=["GET"])
+@requires()
+@blp.response(200, {"type": "object", "description": "The form document, canonical bytes"})
+@blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
+def get_form_version(form_id, version):
+    """The definition's canonical bytes with a strong ETag (sha256); If-None-Match gives 304."""
+    row = service.get_version(current_user(), form_id, version)
+    etag = row.sha256
+    if request.if_none_match.contains(etag):
+        response = Response(status=304)
+    else:
+        response = current_app.response_class(row.canonical.encode(), mimetype="application/json")
+    response.set_etag(etag)
+    response.headers["X-Form-State"] = row.state
+    response.headers["Cache-Control"] = "private, no-cache" if row.state == "draft" else "private, max-age=0"
+    return response
+
+
+@blp.route("/forms/<string:form_id>/versions/<string:version>", methods=["PUT"])
+@accepts("application/json", "multipart/form-data")
+@requires("admin")
+@blp.response(200, VersionOut)
+@blp.doc(requestBody=FORM_BODY)
+def replace_form_version(form_id, version):
+    """Replace a draft; 409 once published."""
+    return service.replace_draft(form_id, version, _read_definition(), current_user())
+
+
+@blp.route("/forms/<string:form_id>/versions/<string:version>/publish", methods=["POST"])
+@requires("admin")
+@blp.response(200, VersionOut)
+def publish_form_version(form_id, version):
+    """Draft -> published: the bytes are frozen from now on."""
+    return service.publish(form_id, version, current_user())
+
+
+@blp.route("/forms/<string:form_id>/versions/<string:version>/close", methods=["POST"])
+@requires("admin")
+@blp.response(200, VersionOut)
+def close_form_version(form_id, version):
+    """Published -> closed: no longer offered to phones; new submissions are rejected."""
+    return service.close(form_id, version, current_user())
+
+
+@blp.route("/forms/<string:form_id>/versions/<string:version>/parameters", methods=["GET"])
+@requires()
+@blp.arguments(ParametersQuery, location="query")
+@blp.response(200, ParametersOut)
+def get_parameters(args, form_id, version):
+    """Effective parameters for a province (the form's, overlaid by the province's override) and the override history."""
+    user = current_user()
+    row = service.get_version(user, form_id, version)
+    province = args["province"]
+    scope = scope_of(user)
+    if province is None and scope.roots and len({r.split("-")[0] for r in scope.roots}) == 1:
+        province = scope.roots[0].split("-")[0]
+    if province is not None and not (scope.covers(province) or province in scope.ancestors()):
+        raise Problem("auth.forbidden", f"Province {province!r} is outside your areas.")
+    return {"form_id": form_id, "version": version, "province": province,
+            "effective": service.effective_parameters(row, province),
+            "overrides": service.parameter_history(row, scope) if user.role == "admin" else []}
+
+
+@blp.route("/forms/<string:form_id>/versions/<string:version>/parameters/<string:province>", methods=["PUT"])
+@requires("admin")
+@blp.arguments(ParametersIn)
+@blp.response(200, ParameterSetOut)
+def set_parameters(body, form_id, version, province):
+    """Override parameters for one province (a new, audited revision each time)."""
+    return service.set_parameters(scope_of(current_user()), form_id, version, province, body["parameters"],
+                                  body["reason"], current_user())

@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import zlib
+
+import orjson
+from flask import Response, current_app, request, send_file
+from marshmallow import Schema, ValidationError, fields, validate
+
+from server.api.common import page_limit
+from server.errors import Problem, _flatten_messages, invalid
+from server.http import accepts
+from server.jsonio import ApiBlueprint, nfc_deep
+from server.scoping import scope_of
+from server.security.current import current_user, requires
+from server.services import attachments as attachment_service
+from server.services import pull as pull_service
+from server.services import push as push_service
+from sync.limits import ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES, MAX_ITEMS_PER_PUSH, MAX_PUSH_BYTES
+
+blp = ApiBlueprint("sync", __name__, url_prefix="/api/v1", description="The phone's sync: push, attachments, pull")
+
+DEVICE_ID = validate.Regexp(r"^[A-Za-z0-9._:-]{1,64}$", error="1-64 characters: letters, digits, . _ : -")
+
+
+class PendingIn(Schema):
+    submissions = fields.Integer(load_default=None, validate=validate.Range(min=0, max=1_000_000))
+    attachments = fields.Integer(load_default=None, validate=validate.Range(min=0, max=1_000_000))
+
+
+class PushIn(Schema):
+    device_id = fields.String(required=True, validate=DEVICE_ID)
+    app_version = fields.String(load_default=None, validate=validate.Length(max=40))
+    pending = fields.Nested(PendingIn, load_default=None,
+                            metadata={"description": "What the phone still holds after this batch."})
+    submissions = fields.List(fields.Nested(push_service.SubmissionIn), required=True,
+                              validate=validate.Length(max=MAX_ITEMS_PER_PUSH))
+
+
+class PushEnvelope(PushIn):
+    # Items are validated one by one (a bad item is rejected alone), so the envelope takes them raw.
+    submissions = fields.List(fields.Raw(), required=True)
+
+
+class PushResult(Schema):
+    id = fields.String(allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf(["accepted", "duplicate", "conflict", "rejected"]))
+    rev = fields.Integer()
+    missing_attachments = fields.List(fields.String())
+    household_rev = fields.Integer()
+    conflict_id = fields.String()
+    outputs = fields.Dict()
+    detail = fields.String()
+    errors = fields.List(fields.Dict())
+
+
+class PushOut(Schema):
+    results = fields.List(fields.Nested(PushResult), required=True)
+    server_time = fields.AwareDateTime(required=True)
+
+
+class PullQuery(Schema):
+    cursor = fields.String(load_default=None, validate=validate.Length(max=2000))
+    limit = fields.Integer(load_default=None, validate=validate.Range(min=1, max=500))
+
+
+class PullOut(Schema):
+    changes = fields.Dict(required=True, metadata={"description": "forms, households, reviews"})
+    next_cursor = fields.String(required=True)
+    has_more = fields.Boolean(required=True)
+    server_time = fields.AwareDateTime(required=True)
+
+
+def _push_limits() -> tuple[int, int]:
+    cfg = current_app.config
+    return cfg.get("MAX_ITEMS_PER_PUSH") or MAX_ITEMS_PER_PUSH, cfg.get("MAX_PUSH_BYTES") or MAX_PUSH_BYTES
+
+
+def _read_body(max_bytes: int) -> bytes:
+    raw = request.get_data(cache=False)
+    encoding = request.headers.get("Content-Encoding", "identity").lower()
+    if encoding == "identity":
+        data = raw
+    elif encoding == "gzip":
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            data = inflater.decompress(raw, max_bytes + 1)
+        except zlib.error as exc:
+            raise Problem("request.malformed", f"The gzip body is corrupt: {exc}") from exc
+        if not inflater.eof and len(data) <= max_bytes:
+            raise Problem("request.malformed", "The gzip body is truncated.")
+    else:
+        raise Problem("request.unsupported_media_type", f"Content-Encoding {encoding!r} is not supported; use gzip.")
+    if len(data) > max_bytes:
+        raise Problem("request.too_large", f"A push is limited to {max_bytes} bytes (uncompressed).",
+                      limit_bytes=max_bytes)
+    return data
+
+
+@blp.route("/sync/push", methods=["POST"])
+@requires("enumerator", "supervisor")
+@blp.response(200, PushOut)
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": PushIn}}},
+         description=f"Upload a batch collected offline; one result per item, in order. Limits: at most "
+                     f"{MAX_ITEMS_PER_PUSH} submissions and {MAX_PUSH_BYTES} bytes (uncompressed) per push, "
+                     f"413 beyond. `Content-Encoding: gzip` is accepted. Safe to retry forever.",
+         **{"x-rasoat-limits": {"max_items": MAX_ITEMS_PER_PUSH, "max_bytes": MAX_PUSH_BYTES}})
+def push():
+    """Push submissions (idempotent per id and rev)."""
+    max_items, max_bytes = _push_limits()
+    data = _read_body(max_bytes)
+    try:
+        body = nfc_deep(orjson.loads(data))
+    except orjson.JSONDecodeError as exc:
+        raise Problem("request.malformed_json", f"The body is not valid JSON: {exc}") from exc
+    if isinstance(body, dict) and isinstance(body.get("submissions"), list) and len(body["submissions"]) > max_items:
+        raise Problem("request.too_large", f"A push is limited to {max_items} submissions; split the batch.",
+                      limit_items=max_items)
+    try:
+        envelope = PushEnvelope().load(body)
+    except ValidationError as exc:
+        errors = _flatten_messages(exc.messages)
+        raise Problem("request.invalid", "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5]),
+                      errors=errors) from exc
+    return push_service.push(current_user(), envelope["device_id"], envelope["submissions"], envelope["pending"],
+                             envelope["app_version"])
+
+
+@blp.route("/sync/pull", methods=["GET"])
+@requires("enumerator", "supervisor")
+@blp.arguments(PullQuery, location="query")
+@blp.response(200, PullOut)
+@blp.alt_response(410, description="Cursor expired or unknown: pull again without one")
+def pull(args):
+    """What the phone needs for its areas: forms, households for prefill, review outcomes; resumable."""
+    return pull_service.pull(current_user(), args["cursor"], page_limit(args))
+
+
+
+
+@blp.route("/attachments/<string:sha256>", methods=["PUT"])
+@accepts(*ATTACHMENT_TYPES)
+@requires("enumerator", "supervisor")
+@blp.response(201, description="Stored")
+@blp.alt_response(200, description="Already stored")
+@blp.doc(requestBody={"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                                    for t in sorted(ATTACHMENT_TYPES)}},
+         description=f"Upload an attachment's bytes; the URL's SHA-256 must match (422 otherwise). "
+                     f"At most {MAX_ATTACHMENT_BYTES} bytes.")
+def put_attachment(sha256):
+    """Upload an attachment (idempotent)."""
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise invalid("sha256", "invalid", "The URL must end with the file's SHA-256 in lower-case hex.")
+    created = attachment_service.put_attachment(current_user(), sha256, request.stream, request.mimetype,
+                                                request.content_length)
+    return Response(orjson.dumps({"sha256": sha256, "stored": created}), status=201 if created else 200,
+                    mimetype="application/json")
+
+
+@blp.route("/attachments/<string:sha256>", methods=["GET"])
+@requires()
+def get_attachment(sha256):
+    """Download an attachment of a submission in your areas."""
+    row, stream = attachment_service.open_attachment(scope_of(current_user()), sha256)
+    return send_file(stream, mimetype=row.content_type, etag=sha256, max_age=86400, conditional=True)

@@ -1,0 +1,162 @@
+"""Households, submissions with their revisions, attachments, and the conflict queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import JSONType, UTCDateTime, db, new_id, utcnow
+
+REVIEW_STATES = ("received", "approved", "rejected", "changes_requested")
+
+
+class Household(db.Model):
+    """One record per household across years: the latest merged answers at revision ``rev``."""
+
+    __tablename__ = "households"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)  # chosen by the phone
+    area_code: Mapped[str] = mapped_column(sa.ForeignKey("areas.code"), index=True)
+    rev: Mapped[int] = mapped_column(sa.Integer)
+    answers: Mapped[dict] = mapped_column(JSONType)
+    form_id: Mapped[str] = mapped_column(sa.String(64))
+    form_version: Mapped[str] = mapped_column(sa.String(64))
+    household_code: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    head_name: Mapped[str | None] = mapped_column(sa.String(200))
+    head_name_folded: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    classification: Mapped[str | None] = mapped_column(sa.String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class HouseholdRevision(db.Model):
+    """Every state the household record went through, and which submission made it."""
+
+    __tablename__ = "household_revisions"
+
+    household_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("households.id"), primary_key=True)
+    rev: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    answers: Mapped[dict] = mapped_column(JSONType)
+    submission_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    submission_rev: Mapped[int | None] = mapped_column(sa.Integer)
+    base_rev: Mapped[int | None] = mapped_column(sa.Integer)
+    merged: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HouseholdYear(db.Model):
+    """The household's classification in one review year (the latest submission of that year)."""
+
+    __tablename__ = "household_years"
+
+    household_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("households.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    submission_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    area_code: Mapped[str] = mapped_column(sa.String(64), index=True)
+    classification: Mapped[str | None] = mapped_column(sa.String(32))
+    deprivation_count: Mapped[int | None] = mapped_column(sa.Integer)
+    income_per_person: Mapped[float | None] = mapped_column(sa.Float)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Submission(db.Model):
+    """A filled form as last revised; its history is in ``submission_revisions``."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)  # chosen by the phone
+    household_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("households.id"), index=True)
+    form_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    form_version: Mapped[str] = mapped_column(sa.String(64))
+    area_code: Mapped[str] = mapped_column(sa.ForeignKey("areas.code"), index=True)
+    rev: Mapped[int] = mapped_column(sa.Integer)
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    answers: Mapped[dict] = mapped_column(JSONType)
+    computed: Mapped[dict] = mapped_column(JSONType)
+    year: Mapped[int] = mapped_column(sa.Integer, index=True)
+    classification: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    deprivation_count: Mapped[int | None] = mapped_column(sa.Integer)
+    income_per_person: Mapped[float | None] = mapped_column(sa.Float)
+    household_code: Mapped[str | None] = mapped_column(sa.String(64))
+    head_name_folded: Mapped[str | None] = mapped_column(sa.String(200))
+    enumerator_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    device_id: Mapped[str | None] = mapped_column(sa.String(64))
+    review_state: Mapped[str] = mapped_column(sa.String(20), default="received", index=True)
+    review_comment: Mapped[str | None] = mapped_column(sa.Text)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    __table_args__ = (
+        sa.CheckConstraint("review_state in ('received', 'approved', 'rejected', 'changes_requested')",
+                           name="review_state"),
+    )
+
+
+class SubmissionRevision(db.Model):
+    """Exactly what arrived for one (submission, rev), with the server's computed values."""
+
+    __tablename__ = "submission_revisions"
+
+    submission_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("submissions.id"), primary_key=True)
+    rev: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    form_version: Mapped[str] = mapped_column(sa.String(64))
+    answers: Mapped[dict] = mapped_column(JSONType)
+    computed: Mapped[dict] = mapped_column(JSONType)
+    household_rev_base: Mapped[int | None] = mapped_column(sa.Integer)
+    source: Mapped[str] = mapped_column(sa.String(16), default="phone")  # phone | supervisor
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    device_id: Mapped[str | None] = mapped_column(sa.String(64))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Attachment(db.Model):
+    """A file's bytes, content-addressed (stored by ``server.storage``)."""
+
+    __tablename__ = "attachments"
+
+    sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    content_type: Mapped[str] = mapped_column(sa.String(100))
+    uploaded_by: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SubmissionAttachment(db.Model):
+    """An attachment a submission names; complete when every one has arrived."""
+
+    __tablename__ = "submission_attachments"
+
+    submission_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("submissions.id"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True, index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    size: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
+class Conflict(db.Model):
+    """Fields two visits changed differently: kept for a supervisor, never silently resolved."""
+
+    __tablename__ = "conflicts"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=new_id)
+    household_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("households.id"), index=True)
+    submission_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("submissions.id"))
+    submission_rev: Mapped[int] = mapped_column(sa.Integer)
+    area_code: Mapped[str] = mapped_column(sa.String(64), index=True)
+    base_rev: Mapped[int | None] = mapped_column(sa.Integer)
+    household_rev: Mapped[int] = mapped_column(sa.Integer)
+    fields: Mapped[list] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(sa.String(16), default="open", index=True)
+    resolution: Mapped[dict | None] = mapped_column(JSONType)
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,288 @@
+"""Nobody sees outside their areas: village vs village, commune vs commune, province vs province.
+
+Plus unit tests of ``server.scoping.Scope`` (prefix semantics, LIKE escaping).
+"""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from support import COMMUNE_X, COMMUNE_Y, PROVINCE_HCM, PROVINCE_HN, VILLAGE_A, VILLAGE_B, VILLAGE_C, VILLAGE_D, problem
+
+from server.db import db
+from server.models import Area, User
+from server.scoping import Scope, _escape_like, scope_of
+
+
+def _codes(response) -> list[str]:
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return [item["code"] for item in response.get_json()["items"]]
+
+
+def _walk(client, path: str, headers: dict, key: str = "id") -> list:
+    """Every item of a paginated list, following next_cursor."""
+    items, cursor = [], None
+    for _ in range(100):
+        separator = "&" if "?" in path else "?"
+        response = client.get(path + (f"{separator}cursor={cursor}" if cursor else ""), headers=headers)
+        assert response.status_code == 200, response.get_data(as_text=True)[:500]
+        body = response.get_json()
+        items.extend(item[key] for item in body["items"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return items
+    raise AssertionError("pagination did not end")
+
+
+# --- enumerator: village A vs village B ------------------------------------------------------
+
+@pytest.fixture()
+def enumerator_a(accounts):
+    return accounts.headers("enumerator", [VILLAGE_A])
+
+
+def test_enumerator_lists_only_their_village_in_the_commune(client, enumerator_a):
+    assert _codes(client.get(f"/api/v1/areas?parent={COMMUNE_X}", headers=enumerator_a)) == [VILLAGE_A]
+
+
+def test_enumerator_navigates_down_only_through_their_ancestors(client, enumerator_a):
+    assert _codes(client.get("/api/v1/areas", headers=enumerator_a)) == [PROVINCE_HN]
+    assert _codes(client.get(f"/api/v1/areas?parent={PROVINCE_HN}", headers=enumerator_a)) == [COMMUNE_X]
+    assert _codes(client.get(f"/api/v1/areas?parent={PROVINCE_HCM}", headers=enumerator_a)) == []
+    assert _codes(client.get(f"/api/v1/areas?parent={COMMUNE_Y}", headers=enumerator_a)) == []
+    assert _codes(client.get("/api/v1/areas?level=village", headers=enumerator_a)) == [VILLAGE_A]
+
+
+def test_enumerator_search_finds_nothing_of_other_villages(client, enumerator_a, accounts):
+    # "Thôn" names villages A, B and C; an accent-free query matches them all for a national admin.
+    admin = accounts.headers("admin", [])
+    assert {VILLAGE_A, VILLAGE_B, VILLAGE_C} <= set(_codes(client.get("/api/v1/areas?q=thon&level=village", headers=admin)))
+    assert _codes(client.get("/api/v1/areas?q=thon", headers=enumerator_a)) == [VILLAGE_A]
+    assert _codes(client.get("/api/v1/areas?q=Th%C3%B4n%20B", headers=enumerator_a)) == []
+    assert _codes(client.get("/api/v1/areas?q=%E1%BA%A4p%20D", headers=enumerator_a)) == []  # "Ấp D"
+    # A LIKE wildcard in the query is a literal, not "anything".
+    assert _codes(client.get("/api/v1/areas?q=%25", headers=enumerator_a)) == []
+    assert _codes(client.get("/api/v1/areas?q=_", headers=enumerator_a)) == []
+
+
+def test_enumerator_cannot_list_devices_or_users(client, enumerator_a):
+    problem(client.get("/api/v1/devices", headers=enumerator_a), 403, "auth.forbidden")
+    problem(client.get("/api/v1/users", headers=enumerator_a), 403, "auth.forbidden")
+    problem(client.post("/api/v1/devices/any-phone/revoke", headers=enumerator_a), 403, "auth.forbidden")
+
+
+def test_me_shows_only_own_areas(client, enumerator_a):
+    me = client.get("/api/v1/me", headers=enumerator_a)
+    assert me.status_code == 200
+    assert me.get_json()["areas"] == [VILLAGE_A]
+
+
+# --- supervisor: commune X vs commune Y -------------------------------------------------------
+
+@pytest.fixture()
+def phones(accounts):
+    """One enumerator with a phone in each of villages A, C (commune Y) and D (province 79)."""
+    out = {}
+    for village, phone in ((VILLAGE_A, "phone-in-a"), (VILLAGE_C, "phone-in-c"), (VILLAGE_D, "phone-in-d")):
+        user = accounts.create("enumerator", [village])
+        accounts.login(user.username, device_id=phone)
+        out[village] = phone
+    return out
+
+
+def _device_ids(client, headers) -> set[str]:
+    return set(_walk(client, "/api/v1/devices", headers))
+
+
+def test_supervisor_sees_devices_of_their_commune_only(client, accounts, phones):
+    supervisor_x = accounts.headers("supervisor", [COMMUNE_X])
+    supervisor_y = accounts.headers("supervisor", [COMMUNE_Y])
+    assert _device_ids(client, supervisor_x) == {"phone-in-a"}
+    assert _device_ids(client, supervisor_y) == {"phone-in-c"}
+
+
+def test_supervisor_cannot_revoke_a_device_of_another_commune(client, accounts, phones):
+    supervisor_x = accounts.headers("supervisor", [COMMUNE_X])
+    body = problem(client.post("/api/v1/devices/phone-in-c/revoke", headers=supervisor_x), 404, "request.not_found")
+    assert "phone-in-c" not in body["detail"]
+    # Nothing changed: the owner of phone C is still in.
+    supervisor_y = accounts.headers("supervisor", [COMMUNE_Y])
+    listed = client.get("/api/v1/devices", headers=supervisor_y).get_json()["items"]
+    assert [(d["id"], d["revoked"]) for d in listed] == [("phone-in-c", False)]
+
+
+def test_supervisor_sees_areas_of_their_commune_only(client, accounts):
+    supervisor_x = accounts.headers("supervisor", [COMMUNE_X])
+    assert _codes(client.get(f"/api/v1/areas?parent={COMMUNE_X}", headers=supervisor_x)) == [VILLAGE_A, VILLAGE_B]
+    assert _codes(client.get(f"/api/v1/areas?parent={COMMUNE_Y}", headers=supervisor_x)) == []
+    assert _codes(client.get(f"/api/v1/areas?parent={PROVINCE_HN}", headers=supervisor_x)) == [COMMUNE_X]
+    assert _codes(client.get("/api/v1/areas?level=village", headers=supervisor_x)) == [VILLAGE_A, VILLAGE_B]
+    assert _codes(client.get("/api/v1/areas?q=thon%20c", headers=supervisor_x)) == []
+
+
+# --- provincial admin (areas ["01"]) vs province 79 -------------------------------------------
+
+@pytest.fixture()
+def provincial(accounts):
+    return accounts.headers("admin", [PROVINCE_HN])
+
+
+@pytest.fixture()
+def people(accounts):
+    return {
+        "hn": accounts.create("supervisor", [COMMUNE_X]),
+        "hcm": accounts.create("supervisor", [VILLAGE_D]),
+    }
+
+
+def test_provincial_admin_lists_only_users_of_their_province(client, provincial, people, accounts):
+    national = accounts.headers("admin", [])
+    listed = set(_walk(client, "/api/v1/users", provincial, key="username"))
+    assert people["hn"].username in listed
+    assert people["hcm"].username not in listed
+    everyone = set(_walk(client, "/api/v1/users", national, key="username"))
+    assert {people["hn"].username, people["hcm"].username} <= everyone
+
+
+def test_provincial_admin_cannot_read_or_patch_a_user_outside(client, provincial, people):
+    problem(client.get(f"/api/v1/users/{people['hcm'].id}", headers=provincial), 404, "request.not_found")
+    problem(client.patch(f"/api/v1/users/{people['hcm'].id}", json={"active": False}, headers=provincial),
+            404, "request.not_found")
+    problem(client.patch(f"/api/v1/users/{people['hcm'].id}", json={"areas": [VILLAGE_A]}, headers=provincial),
+            404, "request.not_found")
+    ok = client.get(f"/api/v1/users/{people['hn'].id}", headers=provincial)
+    assert ok.status_code == 200 and ok.get_json()["username"] == people["hn"].username
+
+
+def test_provincial_admin_cannot_create_users_outside(client, provincial):
+    body = problem(client.post("/api/v1/users", headers=provincial, json={
+        "username": "ngoai-tinh", "password": "long enough password", "role": "enumerator", "areas": [VILLAGE_D]}),
+        422, "request.invalid")
+    assert body["errors"] == [{"path": "areas/0", "code": "outside_scope", "message": body["errors"][0]["message"]}]
+    # The path names the offending item as sent, wherever it sits in the list.
+    for areas, path in (([VILLAGE_A, VILLAGE_D], "areas/1"), ([VILLAGE_D, VILLAGE_A], "areas/0")):
+        body = problem(client.post("/api/v1/users", headers=provincial, json={
+            "username": "ngoai-tinh", "password": "long enough password", "role": "enumerator", "areas": areas}),
+            422, "request.invalid")
+        assert [(e["path"], e["code"]) for e in body["errors"]] == [(path, "outside_scope")]
+    # No areas at all would make a user the provincial admin could not see again.
+    body = problem(client.post("/api/v1/users", headers=provincial, json={
+        "username": "khong-vung", "password": "long enough password", "role": "admin", "areas": []}),
+        422, "request.invalid")
+    assert [e["path"] for e in body["errors"]] == ["areas"]
+    with client.application.app_context():
+        assert db.session.execute(sa.select(User).where(User.username.in_(["ngoai-tinh", "khong-vung"]))).first() is None
+
+
+def test_provincial_admin_cannot_move_a_user_outside(client, provincial, people):
+    body = problem(client.patch(f"/api/v1/users/{people['hn'].id}", headers=provincial,
+                                json={"areas": [VILLAGE_D]}), 422, "request.invalid")
+    assert [(e["path"], e["code"]) for e in body["errors"]] == [("areas/0", "outside_scope")]
+    after = client.get(f"/api/v1/users/{people['hn'].id}", headers=provincial).get_json()
+    assert after["areas"] == [COMMUNE_X]
+
+
+def test_provincial_admin_can_manage_users_inside(client, provincial, people):
+    created = client.post("/api/v1/users", headers=provincial, json={
+        "username": "trong-tinh", "password": "long enough password", "role": "enumerator", "areas": [VILLAGE_B]})
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["areas"] == [VILLAGE_B]
+    moved = client.patch(f"/api/v1/users/{people['hn'].id}", headers=provincial, json={"areas": [COMMUNE_Y]})
+    assert moved.status_code == 200 and moved.get_json()["areas"] == [COMMUNE_Y]
+
+
+def test_provincial_admin_devices_and_revocation_stop_at_the_border(client, provincial, phones, accounts):
+    assert _device_ids(client, provincial) == {"phone-in-a", "phone-in-c"}
+    problem(client.post("/api/v1/devices/phone-in-d/revoke", headers=provincial), 404, "request.not_found")
+    national = accounts.headers("admin", [])
+    listed = {d["id"]: d["revoked"] for d in client.get("/api/v1/devices", headers=national).get_json()["items"]}
+    assert listed == {"phone-in-a": False, "phone-in-c": False, "phone-in-d": False}
+
+
+def test_provincial_admin_sees_only_their_province_in_the_tree(client, provincial):
+    assert _codes(client.get("/api/v1/areas", headers=provincial)) == [PROVINCE_HN]
+    assert _codes(client.get(f"/api/v1/areas?parent={PROVINCE_HCM}", headers=provincial)) == []
+    assert _codes(client.get("/api/v1/areas?q=%E1%BA%A5p%20d", headers=provincial)) == []
+
+
+def test_national_admin_sees_everything(client, accounts, phones, people):
+    national = accounts.headers("admin", [])
+    assert _device_ids(client, national) == {"phone-in-a", "phone-in-c", "phone-in-d"}
+    assert VILLAGE_D in _codes(client.get("/api/v1/areas?parent=79-25747", headers=national))
+    top = set(_walk(client, "/api/v1/areas", national, key="code"))
+    assert {PROVINCE_HN, PROVINCE_HCM} <= top and len(top) > 30  # all provinces
+    listed = set(_walk(client, "/api/v1/users", national, key="username"))
+    assert {people["hn"].username, people["hcm"].username} <= listed
+    assert client.get(f"/api/v1/users/{people['hcm'].id}", headers=national).status_code == 200
+
+
+# --- Scope itself --------------------------------------------------------------------------------
+
+def test_scope_is_a_prefix_on_whole_code_segments():
+    scope = Scope(("01-0000",))
+    assert not scope.covers("01-00004")
+    assert not scope.covers("01-00004-a")
+    assert scope.covers("01-0000")
+    assert scope.covers("01-0000-x")
+    assert not scope.covers("01")  # an ancestor is not inside
+
+    province = Scope(("01",))
+    assert province.covers("01-00004-a") and province.covers("01")
+    assert not province.covers("010") and not province.covers("79-25747-d") and not province.covers("0")
+
+
+def test_national_and_empty_scopes():
+    assert Scope(None).is_national and Scope(None).covers("79-25747-d") and Scope(None).covers(None)
+    nobody = Scope(())
+    assert not nobody.is_national
+    assert not nobody.covers("01") and not nobody.covers(None) and not nobody.covers("")
+    assert Scope(("01",)).covers_all([VILLAGE_A, COMMUNE_Y])
+    assert not Scope(("01",)).covers_all([VILLAGE_A, VILLAGE_D])
+    assert Scope(None).covers_all([]) and Scope(()).covers_all([])
+
+
+def test_ancestors_are_the_codes_above_the_roots():
+    assert Scope((VILLAGE_A,)).ancestors() == {"01", "01-00004"}
+    assert Scope((VILLAGE_A, VILLAGE_D)).ancestors() == {"01", "01-00004", "79", "79-25747"}
+    assert Scope(("01",)).ancestors() == set()
+    assert Scope(None).ancestors() == set()
+
+
+def test_escape_like():
+    assert _escape_like("a_b%c\\d") == "a\\_b\\%c\\\\d"
+    assert _escape_like("01-00004") == "01-00004"
+
+
+def _in_scope(roots) -> set[str]:
+    return set(db.session.execute(sa.select(Area.code).where(Scope(roots).clause(Area.code))).scalars())
+
+
+def test_scope_clause_agrees_with_covers(app, transaction):
+    db.session.add_all([
+        Area(code="01-0000_", parent_code="01", level="commune", name="Wild", name_folded="wild"),
+        Area(code="01-0000%", parent_code="01", level="commune", name="Wild", name_folded="wild"),
+    ])
+    db.session.flush()
+    every = set(db.session.execute(sa.select(Area.code)).scalars())
+    for roots in ((VILLAGE_A,), (COMMUNE_X,), ("01",), ("01-0000",), ("01-0000_",), ("01-0000%",), ("0%",),
+                  ("_1",), (COMMUNE_X, VILLAGE_D), ()):
+        expected = {code for code in every if Scope(roots).covers(code)}
+        assert _in_scope(roots) == expected, roots
+    # The wildcards are literal: "01-0000_" covers itself, not commune 01-00004 and its villages.
+    assert _in_scope(("01-0000_",)) == {"01-0000_"}
+    assert _in_scope(("0%",)) == set()
+    assert _in_scope((COMMUNE_X,)) == {COMMUNE_X, VILLAGE_A, VILLAGE_B}
+    assert _in_scope(()) == set()
+    assert _in_scope(None) == every
+
+
+def test_scope_of_a_user(app, transaction, accounts):
+    with app.app_context():
+        national = db.session.get(User, accounts.create("admin", []).id)
+        assert scope_of(national).is_national
+        provincial = db.session.get(User, accounts.create("admin", [PROVINCE_HN]).id)
+        assert scope_of(provincial) == Scope((PROVINCE_HN,))
+        # Only an admin without areas is national; anyone else without areas sees nothing.
+        lonely = db.session.get(User, accounts.create("supervisor", [COMMUNE_X]).id)
+        lonely.area_links = []
+        assert scope_of(lonely) == Scope(())

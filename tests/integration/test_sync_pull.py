@@ -1,0 +1,130 @@
+"""GET /api/v1/sync/pull: scoped, resumable, 410 on bad cursors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from support import VILLAGE_A, VILLAGE_B, problem
+from support.households import submission
+
+from server.db import db
+from server.models import Submission
+
+PULL = "/api/v1/sync/pull"
+
+
+def push(client, headers, items, device_id):
+    response = client.post("/api/v1/sync/push", json={"device_id": device_id, "submissions": items}, headers=headers)
+    assert response.status_code == 200
+    return response.get_json()["results"]
+
+
+@pytest.fixture()
+def two_villages(client, accounts):
+    a = accounts.headers("enumerator", [VILLAGE_A], device_id="pull-a")
+    b = accounts.headers("enumerator", [VILLAGE_B], device_id="pull-b")
+    mine = [submission(VILLAGE_A) for _ in range(3)]
+    theirs = [submission(VILLAGE_B) for _ in range(2)]
+    assert all(r["status"] == "accepted" for r in push(client, a, mine, "pull-a"))
+    assert all(r["status"] == "accepted" for r in push(client, b, theirs, "pull-b"))
+    return a, b, mine, theirs
+
+
+def test_pull_gives_forms_with_parameters(client, accounts):
+    headers = accounts.headers("enumerator", [VILLAGE_A])
+    body = client.get(PULL, headers=headers).get_json()
+    forms = {(f["form_id"], f["version"]): f for f in body["changes"]["forms"]}
+    f2022 = forms[("household-review", "2022.1")]
+    assert f2022["state"] == "published" and len(f2022["sha256"]) == 64
+    assert f2022["parameters"]["income_line_rural"] == 1500000
+    assert body["has_more"] is False and body["next_cursor"]
+
+
+def test_pull_is_scoped_to_the_users_villages(client, two_villages):
+    a, b, mine, theirs = two_villages
+    got = client.get(PULL, headers=a).get_json()["changes"]["households"]
+    assert {h["id"] for h in got} == {m["household_id"] for m in mine}
+    assert all(h["area"] == VILLAGE_A for h in got)
+    # prefill: last review's answers travel with the household
+    assert got[0]["answers"]["members"] and got[0]["rev"] == 1
+    other = client.get(PULL, headers=b).get_json()["changes"]["households"]
+    assert {h["id"] for h in other} == {t["household_id"] for t in theirs}
+
+
+def test_supervisor_of_the_commune_sees_both_villages(client, accounts, two_villages):
+    supervisor = accounts.headers("supervisor", ["01-00004"])
+    got = client.get(f"{PULL}?limit=500", headers=supervisor).get_json()["changes"]["households"]
+    assert len(got) == 5
+
+
+def test_cursor_walks_pages_then_returns_only_changes(client, two_villages):
+    a, _, mine, _ = two_villages
+    seen, cursor, pages = [], None, 0
+    while True:
+        url = f"{PULL}?limit=1" + (f"&cursor={cursor}" if cursor else "")
+        body = client.get(url, headers=a).get_json()
+        seen += [h["id"] for h in body["changes"]["households"]]
+        cursor, pages = body["next_cursor"], pages + 1
+        if not body["has_more"]:
+            break
+        assert pages < 10
+    assert sorted(seen) == sorted(m["household_id"] for m in mine) and len(seen) == len(set(seen))
+    # Nothing changed since: an empty delta.
+    assert client.get(f"{PULL}?cursor={cursor}", headers=a).get_json()["changes"]["households"] == []
+    # A new visit shows up in the next delta.
+    new = submission(VILLAGE_A)
+    push(client, a, [new], "pull-a")
+    delta = client.get(f"{PULL}?cursor={cursor}", headers=a).get_json()["changes"]["households"]
+    assert [h["id"] for h in delta] == [new["household_id"]]
+
+
+def test_review_outcomes_reach_the_phone(client, app, two_villages):
+    a, _, mine, _ = two_villages
+    cursor = client.get(PULL, headers=a).get_json()["next_cursor"]
+    with app.app_context():
+        row = db.session.get(Submission, uuid.UUID(mine[0]["id"]))
+        row.review_state, row.review_comment = "changes_requested", "Thiếu ảnh nhà"
+        row.reviewed_at = dt.datetime.now(dt.UTC)
+        db.session.commit()
+    reviews = client.get(f"{PULL}?cursor={cursor}", headers=a).get_json()["changes"]["reviews"]
+    assert reviews == [{**reviews[0], "submission_id": mine[0]["id"], "review_state": "changes_requested",
+                        "comment": "Thiếu ảnh nhà", "rev": 1}]
+
+
+def test_bad_cursors_are_410(client, accounts, two_villages):
+    a, b, _, _ = two_villages
+    cursor = client.get(PULL, headers=a).get_json()["next_cursor"]
+    problem(client.get(f"{PULL}?cursor={cursor[:-2]}xx", headers=a), 410, "cursor.invalid")
+    problem(client.get(f"{PULL}?cursor=garbage", headers=a), 410, "cursor.invalid")
+    problem(client.get(f"{PULL}?cursor={cursor}", headers=b), 410, "cursor.invalid")  # another user's
+
+
+def test_expired_cursor_is_410(client, app, two_villages):
+    a = two_villages[0]
+    cursor = client.get(PULL, headers=a).get_json()["next_cursor"]
+    old = app.config["PULL_CURSOR_MAX_AGE_SECONDS"]
+    app.config["PULL_CURSOR_MAX_AGE_SECONDS"] = -1
+    try:
+        problem(client.get(f"{PULL}?cursor={cursor}", headers=a), 410, "cursor.invalid")
+    finally:
+        app.config["PULL_CURSOR_MAX_AGE_SECONDS"] = old
+
+
+def test_recent_writes_wait_for_the_safety_margin(client, app, accounts):
+    a = accounts.headers("enumerator", [VILLAGE_A], device_id="pull-c")
+    app.config["PULL_SAFETY_SECONDS"] = 3600
+    try:
+        push(client, a, [submission(VILLAGE_A)], "pull-c")
+        body = client.get(PULL, headers=a).get_json()
+        assert body["changes"]["households"] == []
+        cursor = body["next_cursor"]
+    finally:
+        app.config["PULL_SAFETY_SECONDS"] = 0
+    # The cursor did not move past it: it comes with the next pull.
+    assert len(client.get(f"{PULL}?cursor={cursor}", headers=a).get_json()["changes"]["households"]) == 1
+
+
+def test_admins_do_not_pull(client, accounts):
+    problem(client.get(PULL, headers=accounts.headers("admin")), 403)
