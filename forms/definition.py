@@ -80,7 +80,7 @@ ALLOWED_FIELD_KEYS: Mapping[str, frozenset] = MappingProxyType(
         "note": _COMMON_KEYS,
         "calculate": frozenset({"name", "type", "label", "hint", "relevant", "calculation"}),
         "group": _COMMON_KEYS | {"fields"},
-        "repeat": _COMMON_KEYS | {"fields", "repeat_count"},
+        "repeat": _COMMON_KEYS | {"fields", "repeat_count", "instance_key"},
     }
 )
 ALL_FIELD_KEYS = frozenset().union(*ALLOWED_FIELD_KEYS.values())
@@ -262,6 +262,12 @@ class FormDefinition:
     @property
     def sha256(self) -> str:
         return self._sha256
+
+    @property
+    def instance_keys(self) -> dict[str, str]:
+        """Repeat answer path -> the child field identifying its instances across visits (for merging)."""
+        return {f.answer_path: f.spec["instance_key"] for f in self.iter_fields()
+                if f.type == "repeat" and "instance_key" in f.spec}
 
     def iter_fields(self) -> Iterator[Field]:
         """Every field, group and repeat in document order."""
@@ -491,6 +497,7 @@ class _Loader:
         self.top_fields = fields
 
         by_answer_path = {f.answer_path: f for f in self.all_fields}
+        self.check_instance_keys(by_answer_path)
         self.resolve_expressions()
         order = self.order_evaluation()
         outputs = self.load_outputs(doc["outputs"], root) if "outputs" in doc else MappingProxyType({})
@@ -959,6 +966,19 @@ class _Loader:
                 if remaining[g] == 0:
                     heapq.heappush(ready, (position[g], g))
         return tuple(order)
+
+    # -- repeat instance keys
+    def check_instance_keys(self, by_answer_path: Mapping[str, Field]) -> None:
+        """``instance_key`` names the child field that identifies a repeat instance across visits."""
+        for f in self.all_fields:
+            if f.type != "repeat" or "instance_key" not in f.spec:
+                continue
+            key, path = f.spec["instance_key"], _join(f.path, "instance_key")
+            child = by_answer_path.get(_join(f.answer_path, key)) if isinstance(key, str) else None
+            if child is None:
+                self.add(path, "unknown_reference", f"`instance_key` names no field directly inside repeat {f.name!r}")
+            elif child.type not in ("text", "integer"):
+                self.add(path, "invalid_reference", f"`instance_key` must name a text or integer field, not a {child.type}")
 
     # -- outputs
     def load_outputs(self, outputs, root: Scope) -> Mapping:

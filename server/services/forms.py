@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 import forms
-from forms.definition import FormDefinition, load_form
+from forms.definition import FormDefinition, check_parameter_overrides, load_form
 from forms.problems import FormDefinitionError
 from server.db import db, utcnow
 from server.errors import Problem, invalid
@@ -185,16 +185,9 @@ def set_parameters(scope: Scope, form_id: str, version: str, province_code: str,
         raise invalid("province", "unknown_province", f"No province with code {province_code!r}.")
     if not scope.covers(province_code):
         raise Problem("auth.forbidden", f"Province {province_code!r} is outside your areas.")
-    base = definition_of(row).parameters
-    errors = []
-    for name, value in parameters.items():
-        if name not in base:
-            errors.append({"path": f"parameters/{name}", "code": "unknown_parameter",
-                           "message": f"The form has no parameter {name!r}."})
-        elif _kind(value) != _kind(base[name]):
-            errors.append({"path": f"parameters/{name}", "code": "invalid_type",
-                           "message": f"Must be a {_kind(base[name])}, like the form's value."})
-    if errors:
+    problems = check_parameter_overrides(definition_of(row), parameters)
+    if problems:
+        errors = [{**p.to_dict(), "path": f"parameters/{p.path}"} for p in problems]
         raise Problem("request.invalid", errors[0]["message"], errors=errors)
     previous = db.session.execute(
         sa.select(sa.func.max(ParameterSet.revision)).where(
@@ -208,16 +201,6 @@ def set_parameters(scope: Scope, form_id: str, version: str, province_code: str,
                  parameters=dict(parameters), reason=reason)
     db.session.commit()
     return ps
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "other"
 
 
 # --- bundled forms --------------------------------------------------------------------------

@@ -198,7 +198,7 @@ def _store_item(ctx: PushContext, item: dict, raw: dict) -> dict:
         return {"id": str(sid), "status": "conflict", "rev": stored.current_rev,
                 "detail": decision.detail or "Same id and rev with different content."}
     if decision.outcome is Outcome.REJECTED:
-        return _rejected(sid, _error("rev" if decision.code == "stale_revision" else "household_id",
+        return _rejected(sid, _error({"stale_revision": "rev", "form_mismatch": "form_id"}.get(decision.code or "", "household_id"),
                                      decision.code or "rejected", decision.detail or "Rejected."))
 
     household = db.session.get(Household, item["household_id"], with_for_update=True, populate_existing=True)
@@ -230,7 +230,11 @@ def _store_item(ctx: PushContext, item: dict, raw: dict) -> dict:
     outputs = dict(result.outputs)
     year = finished.astimezone(VIETNAM).year
     # Household first: the submission references it.
-    household, conflicts = _merge_into_household(ctx, household, item, result.answers, outputs, year, area)
+    # An edit of a submission starts from that submission's previous answers (what the phone
+    # had); a new visit starts from the household revision the phone pulled.
+    edit_base = row.answers if row is not None else None
+    household, conflicts = _merge_into_household(ctx, household, item, result.answers, outputs, year, area,
+                                                 edit_base=edit_base, keys=definition.instance_keys)
     _write_submission(ctx, row, item, chash, result, outputs, year, area)
     conflict_id = _queue_conflict(ctx, household, item, area, conflicts)
     household_rev = household.rev
@@ -295,7 +299,7 @@ def _queue_conflict(ctx, household, item, area, conflicts) -> uuid.UUID | None:
     return conflict.id
 
 
-def _merge_into_household(ctx, household, item, answers, outputs, year, area):
+def _merge_into_household(ctx, household, item, answers, outputs, year, area, *, edit_base, keys):
     """Create or merge the household record; returns it and the merge's conflicts."""
     sid, base_rev = item["id"], item["household_rev"]
     conflicts = ()
@@ -305,11 +309,12 @@ def _merge_into_household(ctx, household, item, answers, outputs, year, area):
         db.session.add(household)
         merged_answers, merged = answers, False
     else:
-        base = None
-        if base_rev is not None:
+        base = edit_base
+        if base is None and base_rev is not None:
             base = db.session.execute(sa.select(HouseholdRevision.answers).where(
                 HouseholdRevision.household_id == household.id, HouseholdRevision.rev == base_rev)).scalar_one()
-        merge = merge_household(base if base is not None else {}, household.answers, answers)
+        # base None: two phones created the same household; no common ancestor.
+        merge = merge_household(base, household.answers, answers, keyed_repeats=keys)
         merged_answers, merged = merge.answers, not merge.fast_forward
         household.rev += 1
         household.answers = merged_answers

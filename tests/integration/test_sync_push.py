@@ -240,3 +240,60 @@ def test_device_must_be_the_sessions_and_is_updated(client, app, phone):
 def test_admins_do_not_push(client, accounts):
     admin = accounts.headers("admin")
     problem(client.post(PUSH, json={"device_id": "x", "submissions": []}, headers=admin), 403, "auth.forbidden")
+
+
+def with_member_ids(answers: dict) -> dict:
+    for i, member in enumerate(answers["members"]):
+        member["member_id"] = f"member-{i:04d}"
+    return answers
+
+
+def test_an_edit_of_ones_own_submission_is_not_a_conflict(client, app, phone):
+    item = submission(VILLAGE_A)
+    push(client, phone, [item])
+    # The phone edits its own visit without having pulled (household_rev still null).
+    edit = {**item, "rev": 2, "answers": household_answers(floor_area=81)}
+    result = push(client, phone, [edit])[0]
+    assert result["status"] == "accepted" and "conflict_id" not in result
+    with app.app_context():
+        assert db.session.get(Household, uuid.UUID(item["household_id"])).answers["floor_area"] == 81
+        assert count(app, Conflict) == 0
+
+
+def test_members_merge_person_by_person(client, app, accounts, phone):
+    base_answers = with_member_ids(household_answers())
+    first = submission(VILLAGE_A, answers=base_answers)
+    push(client, phone, [first])
+    hid = first["household_id"]
+    other = accounts.headers("enumerator", [VILLAGE_A], device_id="phone-a4")
+
+    # Phone A corrects member 1's schooling answer; phone B records member 0's new health insurance.
+    a_answers = with_member_ids(household_answers())
+    a_answers["members"][1]["has_health_insurance"] = "no"
+    b_answers = with_member_ids(household_answers())
+    b_answers["members"][0]["has_health_insurance"] = "no"
+    ra = push(client, phone, [submission(VILLAGE_A, household_id=hid, household_rev=1, answers=a_answers)])[0]
+    rb = push(client, other, [submission(VILLAGE_A, household_id=hid, household_rev=1, answers=b_answers)],
+              device_id="phone-a4")[0]
+    assert ra["status"] == rb["status"] == "accepted", (ra, rb)
+    assert "conflict_id" not in rb
+    with app.app_context():
+        members = db.session.get(Household, uuid.UUID(hid)).answers["members"]
+        assert [m["has_health_insurance"] for m in members[:2]] == ["no", "no"]
+
+
+def test_province_override_drives_the_servers_classification(client, accounts, phone):
+    # 144,000,000 đồng a year for 4 people is 3,000,000 a month each: above every 2022 line.
+    before = push(client, phone, [submission(VILLAGE_A)])[0]["outputs"]
+    assert before["income_per_person"] == 3000000 and before["classification"] == "not_poor"
+    hanoi = accounts.headers("admin", ["01"])
+    response = client.put("/api/v1/forms/household-review/versions/2022.1/parameters/01", headers=hanoi,
+                          json={"parameters": {"income_line_rural": 3000000, "average_line_rural": 4000000},
+                                "reason": "Chuẩn nghèo riêng của thành phố"})
+    assert response.status_code == 200, response.get_json()
+    after = push(client, phone, [submission(VILLAGE_A)])[0]["outputs"]
+    assert after["classification"] in {"poor", "near_poor"}
+    # Another province keeps the national lines.
+    hcm = accounts.headers("enumerator", ["79-25747-d"], device_id="phone-d")
+    other = push(client, hcm, [submission("79-25747-d")], device_id="phone-d")[0]["outputs"]
+    assert other["classification"] == "not_poor"
