@@ -704,3 +704,21 @@ def test_bundled_forms_load_if_present():
     for path in bundled:
         form = load_form(json.loads(path.read_text(encoding="utf-8")))
         assert form.outputs.get("classification")
+
+
+def test_instance_key_names_a_field_inside_its_repeat():
+    from forms.definition import FormDefinitionError, load_form
+
+    def doc(key):
+        return {"form_id": "k", "version": "1", "title": "k", "fields": [
+            {"name": "members", "type": "repeat", "instance_key": key, "fields": [
+                {"name": "member_id", "type": "text"}, {"name": "photo", "type": "image"}]}]}
+
+    assert load_form(doc("member_id")).instance_keys == {"members": "member_id"}
+    for key, code in (("nope", "unknown_reference"), ("photo", "invalid_reference")):
+        try:
+            load_form(doc(key))
+        except FormDefinitionError as exc:
+            assert [(p.path, p.code) for p in exc.problems] == [("fields/0/instance_key", code)]
+        else:
+            raise AssertionError(f"instance_key {key!r} was accepted")
