@@ -16,6 +16,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 def configure(level: str) -> None:
     logging.basicConfig(format="%(message)s", stream=sys.stdout, level=getattr(logging, level.upper(), 20))
+    # Alembic narrates every migration context at INFO (readyz opens one per call).
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
