@@ -195,3 +195,15 @@ def test_province_parameter_override_is_versioned_and_scoped(client, accounts):
 
     audit = client.get("/api/v1/audit?action=form.parameters", headers=national).get_json()["items"]
     assert [a["detail"]["revision"] for a in audit] == [1, 2]
+
+
+@pytest.mark.parametrize("expression, code", [
+    ("(" * 1000 + "1" + ")" * 1000, "expression_syntax"),          # absurd nesting
+    (" + ".join(["${income}"] * 2000), "too_large"),               # over the length cap
+    ("regex(${income}, '(a+)+$')", "expression_syntax"),            # catastrophic backtracking
+])
+def test_pathological_expressions_are_refused(client, admin, expression, code):
+    doc = small_form()
+    doc["fields"][2]["calculation"] = expression
+    body = problem(client.post("/api/v1/forms", json=doc, headers=admin), 422, "form.invalid")
+    assert ("fields/2/calculation", code) in {(e["path"], e["code"]) for e in body["errors"]}, body["errors"]
