@@ -180,6 +180,14 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled_exception", error=type(exc).__name__)
+        # A failed flush leaves the session unusable; after_request hooks (the request log
+        # reads the user) and teardown must not trip over it and turn the 500 into a crash.
+        from server.db import db
+
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the database may be what failed
+            log.warning("rollback_failed", exc_info=True)
         return problem_response(
             Problem("server.error", "An unexpected error occurred; quote the request id when reporting it.")
         )

@@ -11,6 +11,8 @@ from flask_smorest import Blueprint
 from marshmallow import missing
 from webargs.flaskparser import FlaskParser, is_json_request
 
+from server.errors import invalid
+
 
 class OrjsonProvider(JSONProvider):
     def dumps(self, obj: Any, **kwargs: Any) -> str:
@@ -26,14 +28,20 @@ class OrjsonProvider(JSONProvider):
         )
 
 
-def nfc_deep(value: Any) -> Any:
-    """Every string (keys too) in Unicode NFC: phones send either NFC or NFD."""
+def nfc_deep(value: Any, path: str = "") -> Any:
+    """Every string (keys too) in Unicode NFC: phones send either NFC or NFD.
+
+    NUL (U+0000) is refused here, for every JSON body: PostgreSQL stores it neither in text
+    nor in JSONB, and would answer a 500 much later.
+    """
     if isinstance(value, str):
+        if "\x00" in value:
+            raise invalid(path, "nul", "Text may not contain the NUL character (U+0000).")
         return unicodedata.normalize("NFC", value)
     if isinstance(value, dict):
-        return {nfc_deep(k): nfc_deep(v) for k, v in value.items()}
+        return {nfc_deep(k, path): nfc_deep(v, f"{path}/{k}" if path else str(k)) for k, v in value.items()}
     if isinstance(value, list):
-        return [nfc_deep(v) for v in value]
+        return [nfc_deep(v, f"{path}/{i}" if path else str(i)) for i, v in enumerate(value)]
     return value
 
 

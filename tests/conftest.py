@@ -72,6 +72,10 @@ def app(db_url, tmp_path_factory):
         for parent, code, name in (("01-00004", "a", "Thôn A"), ("01-00004", "b", "Thôn B"),
                                    ("01-00008", "c", "Thôn C"), ("79-25747", "d", "Ấp D")):
             create_village(Scope(None), parent=parent, code=code, name=name)
+        # When a test binds the session to a connection inside an outer transaction, the
+        # app's commits become savepoints (see `transaction`).
+        db.session.remove()
+        db.session.configure(join_transaction_mode="create_savepoint")
     yield application
     with application.app_context():
         db.engine.dispose()
@@ -79,22 +83,22 @@ def app(db_url, tmp_path_factory):
 
 @pytest.fixture()
 def transaction(app) -> Iterator[sa.Connection]:
-    """Everything a test writes is rolled back at the end."""
-    with app.app_context():
-        engines = db._app_engines[app]
-        engine = engines[None]
-        connection = engine.connect()
-        outer = connection.begin()
-        engines[None] = connection
-        db.session.remove()
-        db.session.configure(join_transaction_mode="create_savepoint")
-        try:
-            yield connection
-        finally:
-            db.session.remove()
-            engines[None] = engine
-            outer.rollback()
-            connection.close()
+    """Everything a test writes is rolled back at the end.
+
+    No app context is held during the test: each request gets its own, so nothing in
+    ``flask.g`` (the authenticated user, say) leaks from one request to the next.
+    """
+    engines = db._app_engines[app]
+    engine = engines[None]
+    connection = engine.connect()
+    outer = connection.begin()
+    engines[None] = connection
+    try:
+        yield connection
+    finally:
+        engines[None] = engine
+        outer.rollback()
+        connection.close()
 
 
 @pytest.fixture()

@@ -108,3 +108,30 @@ def test_user_is_logged_after_authentication(accounts, client, caplog):
     line = _json_lines(caplog.records)[-1]
     assert line["user"] == user.username
     assert line["request_id"] == response.headers["X-Request-ID"]
+
+
+def test_unexpected_database_error_is_a_logged_500_problem(accounts, client, caplog, monkeypatch):
+    """A failed flush must not break the request log (which reads the user) nor leak a traceback."""
+    import server.api.auth as auth_api
+    from server.models import Area
+    from server.security.current import current_user
+
+    def failing_current_user():
+        user = current_user()
+        db.session.expire(user)  # as after any earlier commit in the request
+        db.session.add(Area(code="01", level="province", name="duplicate", name_folded="duplicate"))
+        db.session.flush()  # IntegrityError: the session now needs a rollback
+
+    user = accounts.create("supervisor", ["01-00004"])
+    tokens = accounts.login(user.username)
+    monkeypatch.setattr(auth_api, "current_user", failing_current_user)
+    caplog.set_level(logging.INFO, logger="rasoat")
+    response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    body = problem(response, 500, "server.error")
+    assert "Traceback" not in response.get_data(as_text=True)
+    lines = _json_lines(caplog.records)
+    assert any(line.get("event") == "unhandled_exception" and line["request_id"] == body["request_id"]
+               for line in lines)
+    request_line = [line for line in lines if line.get("event") == "request"][-1]
+    assert request_line["status"] == 500 and request_line["request_id"] == body["request_id"]
+    assert request_line["user"] == user.username

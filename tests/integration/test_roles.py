@@ -55,6 +55,11 @@ MATRIX: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/api/v1/sync/pull"): FIELD,
     ("PUT", "/api/v1/attachments/<string:sha256>"): FIELD,
     ("GET", "/api/v1/attachments/<string:sha256>"): ANY,
+    # Supervision
+    ("GET", "/api/v1/submissions"): STAFF,
+    ("GET", "/api/v1/submissions/<uuid:submission_id>"): STAFF,
+    ("GET", "/api/v1/households"): STAFF,
+    ("GET", "/api/v1/households/<uuid:household_id>"): STAFF,
 }
 
 # Views under /api/ that are deliberately open. Anything else marked public is a leak.
@@ -70,6 +75,8 @@ SAMPLE_ARGUMENTS = {
     "version": "2026.1",
     "province": "01",
     "sha256": "0" * 64,
+    "submission_id": str(uuid.UUID(int=2)),
+    "household_id": str(uuid.UUID(int=3)),
 }
 AREAS_OF = {"admin": [], "supervisor": [COMMUNE_X], "enumerator": [VILLAGE_A]}
 

@@ -258,22 +258,23 @@ def _in_scope(roots) -> set[str]:
 
 
 def test_scope_clause_agrees_with_covers(app, transaction):
-    db.session.add_all([
-        Area(code="01-0000_", parent_code="01", level="commune", name="Wild", name_folded="wild"),
-        Area(code="01-0000%", parent_code="01", level="commune", name="Wild", name_folded="wild"),
-    ])
-    db.session.flush()
-    every = set(db.session.execute(sa.select(Area.code)).scalars())
-    for roots in ((VILLAGE_A,), (COMMUNE_X,), ("01",), ("01-0000",), ("01-0000_",), ("01-0000%",), ("0%",),
-                  ("_1",), (COMMUNE_X, VILLAGE_D), ()):
-        expected = {code for code in every if Scope(roots).covers(code)}
-        assert _in_scope(roots) == expected, roots
-    # The wildcards are literal: "01-0000_" covers itself, not commune 01-00004 and its villages.
-    assert _in_scope(("01-0000_",)) == {"01-0000_"}
-    assert _in_scope(("0%",)) == set()
-    assert _in_scope((COMMUNE_X,)) == {COMMUNE_X, VILLAGE_A, VILLAGE_B}
-    assert _in_scope(()) == set()
-    assert _in_scope(None) == every
+    with app.app_context():
+        db.session.add_all([
+            Area(code="01-0000_", parent_code="01", level="commune", name="Wild", name_folded="wild"),
+            Area(code="01-0000%", parent_code="01", level="commune", name="Wild", name_folded="wild"),
+        ])
+        db.session.flush()
+        every = set(db.session.execute(sa.select(Area.code)).scalars())
+        for roots in ((VILLAGE_A,), (COMMUNE_X,), ("01",), ("01-0000",), ("01-0000_",), ("01-0000%",), ("0%",),
+                      ("_1",), (COMMUNE_X, VILLAGE_D), ()):
+            expected = {code for code in every if Scope(roots).covers(code)}
+            assert _in_scope(roots) == expected, roots
+        # The wildcards are literal: "01-0000_" covers itself, not commune 01-00004 and its villages.
+        assert _in_scope(("01-0000_",)) == {"01-0000_"}
+        assert _in_scope(("0%",)) == set()
+        assert _in_scope((COMMUNE_X,)) == {COMMUNE_X, VILLAGE_A, VILLAGE_B}
+        assert _in_scope(()) == set()
+        assert _in_scope(None) == every
 
 
 def test_scope_of_a_user(app, transaction, accounts):

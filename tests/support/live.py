@@ -87,10 +87,12 @@ class LiveServer:
     """gunicorn (gthread workers) on a free port of 127.0.0.1, serving ``server.wsgi:app``."""
 
     def __init__(self, db_url: str, *, env: Mapping[str, str] | None = None, workers: int = 2,
-                 threads: int = 4, startup_timeout: float = 60.0, directory: Path | None = None):
+                 threads: int = 4, startup_timeout: float = 60.0, directory: Path | None = None,
+                 gunicorn_args: tuple[str, ...] = ()):
         self.db_url = db_url
         self.workers = workers
         self.threads = threads
+        self.gunicorn_args = tuple(gunicorn_args)  # e.g. ("--max-requests", "1")
         self.startup_timeout = startup_timeout
         self.directory = Path(directory or tempfile.mkdtemp(prefix="rasoat-live-"))
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -134,7 +136,7 @@ class LiveServer:
         command = [str(BIN / "gunicorn"), "--workers", str(self.workers), "--worker-class", "gthread",
                    "--threads", str(self.threads), "--bind", f"{self.host}:0", "--timeout", "60",
                    "--graceful-timeout", "10", "--access-logfile", str(self.access_path),
-                   "--access-logformat", "%(p)s %(s)s %(r)s", "server.wsgi:app"]
+                   "--access-logformat", "%(p)s %(s)s %(r)s", *self.gunicorn_args, "server.wsgi:app"]
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
             self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out, stderr=err,
                                             stdin=subprocess.DEVNULL, start_new_session=True)

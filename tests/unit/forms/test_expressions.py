@@ -2,7 +2,7 @@
 test_conformance.py).
 
 Speed, measured with bench/expressions_bench.py (see its docstring for recorded figures):
-a simple comparison such as ``${age} >= 18`` evaluates in roughly 0.2-0.3 µs.
+a simple comparison such as ``${age} >= 18`` evaluates in about 0.16 µs on a quiet machine.
 """
 
 from __future__ import annotations
