@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import config as configuration
 from server import errors, logs
-from server.db import configure_sqlite
+from server.db import configure_sqlite, json_dumps
 from server.db import db as database  # not `db`: that name is the module server.db
 from server.http import install_request_guards
 from server.jsonio import OrjsonProvider
@@ -57,6 +57,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = dict(configuration.DEFAULTS)
     settings.update(configuration.from_environment(os.environ))
     settings.update(config or {})
+    settings["SQLALCHEMY_ENGINE_OPTIONS"] = {"json_serializer": json_dumps,
+                                             **(settings.get("SQLALCHEMY_ENGINE_OPTIONS") or {})}
     configuration.finalise(settings, Path(app.instance_path))
     app.config.update(settings)
     app.config.update(API_SPEC)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 
+import orjson
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.dialects.postgresql import JSONB
@@ -27,6 +29,22 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def json_dumps(value) -> str:
+    """The JSON columns' serialiser (engine option ``json_serializer``).
+
+    orjson: several times faster than ``json.dumps``, which was the largest self-time item in a
+    profile of the push (answers are written to four rows). The stored JSON means the same: JSONB keeps
+    values, not text. orjson writes NaN as null where ``json.dumps`` wrote ``NaN`` (which
+    PostgreSQL refuses); answers cannot hold NaN (request bodies are strict JSON) and forms/
+    stores a non-finite calculation as null already. What orjson refuses (integers beyond
+    64 bits, non-string keys) goes to ``json.dumps`` as before.
+    """
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
 
 
 def utcnow() -> dt.datetime:

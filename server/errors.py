@@ -126,18 +126,18 @@ _MESSAGE_CODES = {
 }
 
 
-def _flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
+def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
     """marshmallow's nested message dicts -> [{path, code, message}]."""
     out: list[dict[str, str]] = []
     if isinstance(messages, Mapping):
         for key, value in messages.items():
             key = "" if key == "_schema" else str(key)
             path = f"{prefix}/{key}" if prefix and key else (prefix or key)
-            out.extend(_flatten_messages(value, path))
+            out.extend(flatten_messages(value, path))
     elif isinstance(messages, list | tuple):
         for item in messages:
             if isinstance(item, Mapping | list | tuple):
-                out.extend(_flatten_messages(item, prefix))
+                out.extend(flatten_messages(item, prefix))
             else:
                 text = str(item)
                 out.append(field_error(prefix, _MESSAGE_CODES.get(text, "invalid"), text))
@@ -161,7 +161,7 @@ def _from_http_exception(exc: HTTPException) -> Problem:
         # webargs groups messages by location (json, query, ...); paths are within it.
         errors = []
         for location, located in messages.items():
-            for err in _flatten_messages(located):
+            for err in flatten_messages(located):
                 err["in"] = location
                 errors.append(err)
     detail = data.get("message") or exc.description

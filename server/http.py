@@ -24,6 +24,8 @@ def install_request_guards(app: Flask) -> None:
     def _check_body():
         if request.method not in BODY_METHODS or not request.path.startswith("/api/"):
             return
+        if request.endpoint is None:
+            return  # no such route (or method): let routing answer 404/405, not 415
         view = current_app.view_functions.get(request.endpoint or "")
         allowed = getattr(view, ACCEPTS_ATTRIBUTE, frozenset({"application/json"}))
         has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding") == "chunked"
@@ -37,3 +39,18 @@ def install_request_guards(app: Flask) -> None:
             if request.content_length and request.content_length > limit:
                 raise Problem("request.too_large", f"JSON bodies are limited to {limit} bytes.",
                               limit_bytes=limit)
+
+    @app.before_request
+    def _check_nul():
+        # PostgreSQL cannot store NUL (U+0000) in text: refuse it at the door, not with a 500.
+        if "\x00" in request.path:
+            raise Problem("request.malformed", "The URL may not contain the NUL character (%00).")
+        fields = [("query", request.args)]
+        if request.mimetype in {"multipart/form-data", "application/x-www-form-urlencoded"}:
+            fields.append(("form", request.form))
+        message = "Text may not contain the NUL character (U+0000)."
+        errors = [{"path": key.replace("\x00", "\ufffd"), "code": "nul", "message": message, "in": location}
+                  for location, values in fields
+                  for key in sorted({k for k, v in values.items(multi=True) if "\x00" in f"{k}{v}"})]
+        if errors:
+            raise Problem("request.invalid", message, errors=errors)

@@ -7,7 +7,7 @@ from flask import Response, current_app, request, send_file
 from marshmallow import Schema, ValidationError, fields, validate
 
 from server.api.common import page_limit
-from server.errors import Problem, _flatten_messages, invalid
+from server.errors import Problem, flatten_messages, invalid
 from server.http import accepts
 from server.jsonio import ApiBlueprint, nfc_deep
 from server.scoping import scope_of
@@ -37,8 +37,8 @@ class PushIn(Schema):
 
 
 class PushEnvelope(PushIn):
-    # Items are validated one by one (a bad item is rejected alone), so the envelope takes them raw.
-    submissions = fields.List(fields.Raw(), required=True)
+    # Items are validated one by one (a bad item is rejected alone, even a null), so the envelope takes them raw.
+    submissions = fields.List(fields.Raw(allow_none=True), required=True)
 
 
 class PushResult(Schema):
@@ -77,6 +77,11 @@ def _push_limits() -> tuple[int, int]:
 
 def _read_body(max_bytes: int) -> bytes:
     raw = request.get_data(cache=False)
+    # gunicorn marks its input as terminated, so werkzeug does not check the length: a connection
+    # cut at the end of a complete JSON document would otherwise be stored as if whole.
+    if request.content_length is not None and len(raw) != request.content_length:
+        raise Problem("request.malformed", f"The body ended after {len(raw)} of its {request.content_length} "
+                                           f"bytes: the upload was cut; send it again.")
     encoding = request.headers.get("Content-Encoding", "identity").lower()
     if encoding == "identity":
         data = raw
@@ -109,16 +114,20 @@ def push():
     max_items, max_bytes = _push_limits()
     data = _read_body(max_bytes)
     try:
-        body = nfc_deep(orjson.loads(data))
+        body = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise Problem("request.malformed_json", f"The body is not valid JSON: {exc}") from exc
+    if isinstance(body, dict):
+        # Items are normalised one by one in the service, so that one bad item (a NUL, say)
+        # is rejected alone; the envelope is normalised here.
+        body = {key: value if key == "submissions" else nfc_deep(value, key) for key, value in body.items()}
     if isinstance(body, dict) and isinstance(body.get("submissions"), list) and len(body["submissions"]) > max_items:
         raise Problem("request.too_large", f"A push is limited to {max_items} submissions; split the batch.",
                       limit_items=max_items)
     try:
         envelope = PushEnvelope().load(body)
     except ValidationError as exc:
-        errors = _flatten_messages(exc.messages)
+        errors = flatten_messages(exc.messages)
         raise Problem("request.invalid", "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5]),
                       errors=errors) from exc
     return push_service.push(current_user(), envelope["device_id"], envelope["submissions"], envelope["pending"],

@@ -38,7 +38,9 @@ def put_attachment(user: User, sha256: str, stream: BinaryIO, content_type: str,
         raise Problem("request.too_large", f"Attachments are limited to {limit} bytes.", limit_bytes=limit) from exc
     stmt = _insert_ignore(dict(sha256=sha256, size=size, content_type=content_type, uploaded_by=user.id,
                                created_at=utcnow()))
-    inserted = db.session.execute(stmt).rowcount
+    # RETURNING, not rowcount: SQLAlchemy 2.1 reports rowcount -1 for a PostgreSQL INSERT (truthy),
+    # which made every uploader racing on the same file answer 201.
+    inserted = db.session.execute(stmt.returning(Attachment.sha256)).first() is not None
     db.session.commit()
     return bool(inserted)
 

@@ -1,19 +1,39 @@
 """The phone's batch push: every item decided by ``sync/``, validated by ``forms/``, stored in
-its own savepoint, so one bad item never blocks the rest and a retry changes nothing."""
+its own savepoint, so one bad item never blocks the rest and a retry changes nothing.
+
+How a batch goes, and why it is as good as one item after the other:
+
+1. every item's schema is checked, and what the server holds for all its ids and households is
+   read in a few queries (not per item);
+2. items whose answer needs no write (duplicate, conflict, stale or mismatched revision, outside
+   scope, unknown form) are answered from that, with no savepoint;
+3. the common case, a new submission of a new household that no other item of the batch names,
+   is validated, and all such items are written together, one COPY per table (PostgreSQL; an
+   executemany INSERT elsewhere), inside one savepoint. Such an item touches only its own
+   submission and household rows, so when it is written relative to the rest of the batch
+   cannot change anything;
+4. everything else (edits, merges into an existing household, an id or household named twice
+   in the batch) goes one by one, in order, each in its own savepoint, deciding again against
+   what is stored then. If the write of step 3 fails (another request stored one of those
+   submissions or households meanwhile), its savepoint is rolled back and its items go this
+   way too, so an IntegrityError still only ever costs the item that caused it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, validate
 
 from forms.answers import evaluate_submission
 from server.db import db, utcnow
-from server.errors import Problem, _flatten_messages
+from server.errors import Problem, flatten_messages
 from server.models import (
     Area,
     Attachment,
@@ -28,6 +48,7 @@ from server.models import (
     SubmissionRevision,
     User,
 )
+from server.jsonio import nfc_deep
 from server.scoping import Scope, scope_of
 from server.services import forms as form_service
 from server.text import fold
@@ -42,7 +63,7 @@ SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="64 lower-case hex digits")
 class AttachmentIn(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     sha256 = fields.String(required=True, validate=SHA256)
-    size = fields.Integer(load_default=None, validate=validate.Range(min=0))
+    size = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=0))
 
 
 class SubmissionIn(Schema):
@@ -51,8 +72,8 @@ class SubmissionIn(Schema):
     form_version = fields.String(required=True, validate=validate.Length(min=1, max=64))
     area = fields.String(required=True, validate=validate.Length(min=1, max=64))
     household_id = fields.UUID(required=True)
-    household_rev = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
-    rev = fields.Integer(required=True, validate=validate.Range(min=1, max=1_000_000))
+    household_rev = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
+    rev = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=1_000_000))
     started_at = fields.AwareDateTime(load_default=None, allow_none=True)
     finished_at = fields.AwareDateTime(load_default=None, allow_none=True)
     answers = fields.Dict(keys=fields.String(), required=True)
@@ -70,6 +91,9 @@ class PushContext:
     now: dt.datetime
     versions: dict[tuple[str, str], FormVersion | None] = field(default_factory=dict)
     areas: dict[str, Area | None] = field(default_factory=dict)
+    parameters: dict[tuple[Any, str], dict] = field(default_factory=dict)
+    # The attachments (by sha256) the batch declares that the server already has.
+    present_attachments: set[str] = field(default_factory=set)
 
 
 def _rejected(item_id: Any, errors: list[dict]) -> dict:
@@ -92,6 +116,19 @@ def _area(ctx: PushContext, code: str) -> Area | None:
     if code not in ctx.areas:
         ctx.areas[code] = db.session.get(Area, code)
     return ctx.areas[code]
+
+
+def _parameters(ctx: PushContext, version: FormVersion, area_code: str) -> dict:
+    key = (version.id, area_code.split("-")[0])
+    if key not in ctx.parameters:
+        ctx.parameters[key] = form_service.effective_parameters(version, key[1])
+    return ctx.parameters[key]
+
+
+def _missing(ctx: PushContext, item: dict) -> list[str]:
+    """The declared attachments whose bytes have not arrived (the content hash covers the
+    declared list, so for a duplicate it is the stored submission's list too)."""
+    return sorted({a["sha256"] for a in item["attachments"]} - ctx.present_attachments)
 
 
 def _stored(submission_id: uuid.UUID) -> tuple[Submission | None, StoredSubmission | None]:
@@ -122,7 +159,7 @@ def push(user: User, device_id: str | None, submissions: list[Any], pending: dic
         raise Problem("request.invalid", "device_id is not the device this session was opened on.",
                       errors=_error("device_id", "device_mismatch", "Not this session's device."))
     ctx = PushContext(user=user, scope=scope_of(user), device_id=device_id, now=now)
-    results = [_push_item(ctx, raw) for raw in submissions]
+    results = _push_batch(ctx, submissions)
     _touch_device(ctx, pending, app_version)
     db.session.commit()
     return {"results": results, "server_time": now}
@@ -151,19 +188,191 @@ def _touch_device(ctx: PushContext, pending: dict | None, app_version: str | Non
         device.pending_attachments = pending.get("attachments")
 
 
-def _push_item(ctx: PushContext, raw: Any) -> dict:
-    raw_id = raw.get("id") if isinstance(raw, dict) else None
+@dataclass
+class _NewItem:
+    """A new submission of a new household, validated, with the rows that store it."""
+
+    index: int
+    item: dict
+    raw: dict
+    rows: dict[str, list[dict]]
+    result: dict
+
+
+# Insert order: the others reference households and submissions.
+_NEW_ROW_TABLES = (Household.__table__, HouseholdRevision.__table__, HouseholdYear.__table__,
+                   Submission.__table__, SubmissionRevision.__table__, SubmissionAttachment.__table__)
+
+
+def _push_batch(ctx: PushContext, submissions: list[Any]) -> list[dict]:
+    results: list[dict | None] = [None] * len(submissions)
+    parsed: list[tuple[int, dict, dict]] = []
+    for index, raw in enumerate(submissions):
+        raw_id = raw.get("id") if isinstance(raw, dict) else None
+        try:
+            raw = nfc_deep(raw)
+            parsed.append((index, _item_schema.load(raw), raw))
+        except Problem as exc:  # text that cannot be stored (NUL)
+            results[index] = _rejected(raw_id, exc.errors or [])
+        except ValidationError as exc:
+            results[index] = _rejected(raw_id, flatten_messages(exc.messages))
+    stored = _stored_many([item["id"] for _, item, _ in parsed])
+    household_ids = [item["household_id"] for _, item, _ in parsed]
+    existing = set(db.session.execute(sa.select(Household.id).where(Household.id.in_(set(household_ids))))
+                   .scalars()) if household_ids else set()
+    declared = {a["sha256"] for _, item, _ in parsed for a in item["attachments"]}
+    if declared:
+        ctx.present_attachments = set(db.session.execute(
+            sa.select(Attachment.sha256).where(Attachment.sha256.in_(declared))).scalars())
+    id_count = Counter(item["id"] for _, item, _ in parsed)
+    household_count = Counter(household_ids)
+
+    one_by_one: list[tuple[int, dict, dict]] = []
+    new: list[_NewItem] = []
+    for index, item, raw in parsed:
+        alone = id_count[item["id"]] == 1 and household_count[item["household_id"]] == 1
+        answer = _answer_without_writing(ctx, item, raw, stored.get(item["id"]))
+        if answer is not None:
+            results[index] = answer
+        elif (alone and item["id"] not in stored and item["household_id"] not in existing
+              and item["household_rev"] is None):
+            prepared = _prepare_new(ctx, index, item, raw)
+            if isinstance(prepared, _NewItem):
+                new.append(prepared)
+            else:
+                results[index] = prepared
+        else:
+            one_by_one.append((index, item, raw))
+
+    if new and not _insert_new(new):
+        one_by_one.extend((n.index, n.item, n.raw) for n in new)
+        one_by_one.sort(key=lambda entry: entry[0])
+    else:
+        for n in new:
+            results[n.index] = n.result
+    for index, item, raw in one_by_one:
+        results[index] = _push_item(ctx, item, raw)
+    return results  # type: ignore[return-value]
+
+
+def _stored_many(ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str, StoredSubmission]]:
+    """What is stored under each id: (area code, decision input), in two queries."""
+    if not ids:
+        return {}
+    rows = db.session.execute(sa.select(Submission.id, Submission.rev, Submission.household_id,
+                                        Submission.form_id, Submission.area_code)
+                              .where(Submission.id.in_(set(ids)))).all()
+    if not rows:
+        return {}
+    hashes: dict[uuid.UUID, dict[int, str]] = {}
+    for sid, rev, chash in db.session.execute(
+            sa.select(SubmissionRevision.submission_id, SubmissionRevision.rev, SubmissionRevision.content_hash)
+            .where(SubmissionRevision.submission_id.in_([r.id for r in rows]))):
+        hashes.setdefault(sid, {})[rev] = chash
+    return {r.id: (r.area_code, StoredSubmission(current_rev=r.rev, revisions=hashes.get(r.id, {}),
+                                                 household_id=str(r.household_id), form_id=r.form_id))
+            for r in rows}
+
+
+def _answer_without_writing(ctx: PushContext, item: dict, raw: dict,
+                            stored: tuple[str, StoredSubmission] | None) -> dict | None:
+    """The answer for an item that needs no write, from what was read for the whole batch;
+    None when the item is to be stored (the same checks, in the same order, as ``_store_item``)."""
+    sid = item["id"]
+    checked = _check_area_and_version(ctx, item, existing=stored is not None)
+    if isinstance(checked, dict):
+        return checked
+    if stored is None:
+        return None
+    area_code, submission = stored
+    if not ctx.scope.covers(area_code):
+        return _rejected(sid, _error("id", "outside_scope", "This submission belongs to another area."))
+    decision = decide(submission, rev=item["rev"], content_hash=content_hash(raw),
+                      household_id=str(item["household_id"]), form_id=item["form_id"])
+    if decision.outcome in (Outcome.ACCEPTED, Outcome.EDIT):
+        return None
+    return _decided(ctx, sid, item, submission, decision)
+
+
+def _prepare_new(ctx: PushContext, index: int, item: dict, raw: dict) -> _NewItem | dict:
+    """Validate a new submission of a new household and build its rows (nothing written)."""
+    area, version = _check_area_and_version(ctx, item, existing=False)
+    evaluated = _evaluate(ctx, item, version, area)
+    if isinstance(evaluated, dict):
+        return evaluated
+    result, outputs, year = evaluated
+    sid, hid = item["id"], item["household_id"]
+    head = outputs.get("head_name")
+    household = dict(id=hid, area_code=area.code, rev=1, answers=result.answers, form_id=item["form_id"],
+                     form_version=item["form_version"],
+                     household_code=str(outputs.get("household_code") or "") or None,
+                     head_name=str(head) if head else None, head_name_folded=fold(str(head)) if head else None,
+                     classification=outputs.get("classification") or None, created_at=ctx.now, updated_at=ctx.now)
+    chash = content_hash(raw)
+    rows = {
+        "households": [household],
+        "household_revisions": [dict(household_id=hid, rev=1, answers=result.answers, submission_id=sid,
+                                     submission_rev=item["rev"], base_rev=None, merged=False, created_at=ctx.now)],
+        "household_years": [_year_values(ctx, hid, year, sid, area, outputs)],
+        "submissions": [dict(id=sid, received_at=ctx.now, review_comment=None, reviewed_at=None,
+                             **_submission_values(ctx, item, chash, result, outputs, year, area))],
+        "submission_revisions": [_revision_values(ctx, item, chash, result)],
+        "submission_attachments": _attachment_values(item),
+    }
+    out = {"id": str(sid), "status": "accepted", "rev": item["rev"], "missing_attachments": _missing(ctx, item),
+           "household_rev": 1, "outputs": _public_outputs(outputs)}
+    return _NewItem(index, item, raw, rows, out)
+
+
+def _insert_new(new: list[_NewItem]) -> bool:
+    """Store the new items with one multi-row write per table, in one savepoint; False (and
+    nothing stored) when the database refused it, e.g. another request stored one of them first."""
     try:
-        item = _item_schema.load(raw)
-    except ValidationError as exc:
-        return _rejected(raw_id, _flatten_messages(exc.messages))
+        with db.session.begin_nested():
+            connection = db.session.connection()
+            for table in _NEW_ROW_TABLES:
+                rows = [row for n in new for row in n.rows[table.name]]
+                if rows:
+                    # Key order: two requests inserting overlapping rows wait on each other in the
+                    # same order instead of deadlocking.
+                    rows.sort(key=lambda row, keys=table.primary_key.columns.keys(): tuple(
+                        str(row[k]) for k in keys))
+                    if connection.dialect.name == "postgresql":
+                        _copy_rows(connection, table, rows)
+                    else:
+                        connection.execute(sa.insert(table), rows)
+    except (sa.exc.DBAPIError, psycopg.Error):
+        db.session.expire_all()
+        return False
+    return True
+
+
+def _copy_rows(connection: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
+    """``COPY ... FROM STDIN``: one round trip per table and little work per row, with the
+    values converted by the columns' own SQLAlchemy types (UTC timestamps, JSONB)."""
+    names = list(rows[0])
+    dialect = connection.dialect
+    convert = [(i, processor) for i, name in enumerate(names)
+               if (processor := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
+    quote = dialect.identifier_preparer.quote
+    statement = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+    with connection.connection.driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            values = [row[name] for name in names]
+            for i, processor in convert:
+                values[i] = processor(values[i])
+            copy.write_row(values)
+
+
+def _push_item(ctx: PushContext, item: dict, raw: dict) -> dict:
     for attempt in (1, 2):
         try:
             with db.session.begin_nested():
                 return _store_item(ctx, item, raw)
-        except sa.exc.IntegrityError:
-            # Another process stored the same submission or household at the same instant:
-            # decide again against what it committed.
+        except (sa.exc.IntegrityError, sa.exc.OperationalError):
+            # Another process stored the same submission or household at the same instant (or
+            # two batches locked households in crossed order): decide again against what it
+            # committed.
             db.session.expire_all()
             if attempt == 2:
                 return _rejected(item["id"], _error("", "retry", "Stored concurrently by another request; "
@@ -171,7 +380,9 @@ def _push_item(ctx: PushContext, raw: Any) -> dict:
     raise AssertionError("unreachable")
 
 
-def _store_item(ctx: PushContext, item: dict, raw: dict) -> dict:
+def _check_area_and_version(ctx: PushContext, item: dict, *, existing: bool) -> tuple[Area, FormVersion] | dict:
+    """The area must be within scope and the version published; a closed version still takes
+    retries and edits of submissions stored before it closed (``existing``), never new ones."""
     sid = item["id"]
     area = _area(ctx, item["area"])
     if area is None or area.level == "province":
@@ -182,24 +393,55 @@ def _store_item(ctx: PushContext, item: dict, raw: dict) -> dict:
     if version is None or version.state == "draft":
         return _rejected(sid, _error("form_version", "unknown_form_version",
                                      f"Form {item['form_id']!r} has no published version {item['form_version']!r}."))
-    if version.state == "closed":
+    if version.state == "closed" and not existing:
         return _rejected(sid, _error("form_version", "form_version_closed",
                                      f"Version {item['form_version']!r} is closed and takes no new submissions."))
+    return area, version
 
+
+def _decided(ctx: PushContext, sid: uuid.UUID, item: dict, stored: StoredSubmission, decision) -> dict:
+    if decision.outcome is Outcome.DUPLICATE:
+        return {"id": str(sid), "status": "duplicate", "rev": item["rev"], "missing_attachments": _missing(ctx, item)}
+    if decision.outcome is Outcome.CONFLICT:
+        return {"id": str(sid), "status": "conflict", "rev": stored.current_rev,
+                "detail": decision.detail or "Same id and rev with different content."}
+    return _rejected(sid, _error({"stale_revision": "rev", "form_mismatch": "form_id"}.get(decision.code or "",
+                                                                                      "household_id"),
+                                 decision.code or "rejected", decision.detail or "Rejected."))
+
+
+def _evaluate(ctx: PushContext, item: dict, version: FormVersion, area: Area):
+    """The form's verdict on the answers: (result, outputs, year), or the rejection."""
+    sid = item["id"]
+    definition = form_service.definition_of(version)
+    finished = item["finished_at"] or ctx.now
+    result = evaluate_submission(definition, item["answers"], parameters=_parameters(ctx, version, area.code),
+                                 today=finished.astimezone(VIETNAM).date())
+    if result.errors:
+        return _rejected(sid, [e.to_dict() | {"path": f"answers/{e.path}" if e.path else "answers"}
+                               for e in result.errors])
+    declared = {a["sha256"] for a in item["attachments"]}
+    undeclared = sorted(set(result.attachments) - declared)
+    if undeclared:
+        return _rejected(sid, _error("attachments", "undeclared_attachment",
+                                     f"Answers refer to attachments not listed: {', '.join(undeclared)}."))
+    return result, dict(result.outputs), finished.astimezone(VIETNAM).year
+
+
+def _store_item(ctx: PushContext, item: dict, raw: dict) -> dict:
+    sid = item["id"]
     chash = content_hash(raw)
     row, stored = _stored(sid)
+    checked = _check_area_and_version(ctx, item, existing=row is not None)
+    if isinstance(checked, dict):
+        return checked
+    area, version = checked
     if row is not None and not ctx.scope.covers(row.area_code):
         return _rejected(sid, _error("id", "outside_scope", "This submission belongs to another area."))
     decision = decide(stored, rev=item["rev"], content_hash=chash, household_id=str(item["household_id"]),
                       form_id=item["form_id"])
-    if decision.outcome is Outcome.DUPLICATE:
-        return {"id": str(sid), "status": "duplicate", "rev": item["rev"], "missing_attachments": missing_attachments(sid)}
-    if decision.outcome is Outcome.CONFLICT:
-        return {"id": str(sid), "status": "conflict", "rev": stored.current_rev,
-                "detail": decision.detail or "Same id and rev with different content."}
-    if decision.outcome is Outcome.REJECTED:
-        return _rejected(sid, _error({"stale_revision": "rev", "form_mismatch": "form_id"}.get(decision.code or "", "household_id"),
-                                     decision.code or "rejected", decision.detail or "Rejected."))
+    if decision.outcome not in (Outcome.ACCEPTED, Outcome.EDIT):
+        return _decided(ctx, sid, item, stored, decision)
 
     household = db.session.get(Household, item["household_id"], with_for_update=True, populate_existing=True)
     base_rev = item["household_rev"]
@@ -213,33 +455,22 @@ def _store_item(ctx: PushContext, item: dict, raw: dict) -> dict:
             return _rejected(sid, _error("household_rev", "invalid_household_rev",
                                          f"The household is at revision {household.rev}."))
 
-    definition = form_service.definition_of(version)
-    finished = item["finished_at"] or ctx.now
-    result = evaluate_submission(definition, item["answers"],
-                                 parameters=form_service.effective_parameters(version, area.code.split("-")[0]),
-                                 today=finished.astimezone(VIETNAM).date())
-    if result.errors:
-        return _rejected(sid, [e.to_dict() | {"path": f"answers/{e.path}" if e.path else "answers"}
-                               for e in result.errors])
-    declared = {a["sha256"] for a in item["attachments"]}
-    undeclared = sorted(set(result.attachments) - declared)
-    if undeclared:
-        return _rejected(sid, _error("attachments", "undeclared_attachment",
-                                     f"Answers refer to attachments not listed: {', '.join(undeclared)}."))
-
-    outputs = dict(result.outputs)
-    year = finished.astimezone(VIETNAM).year
+    evaluated = _evaluate(ctx, item, version, area)
+    if isinstance(evaluated, dict):
+        return evaluated
+    result, outputs, year = evaluated
     # Household first: the submission references it.
     # An edit of a submission starts from that submission's previous answers (what the phone
     # had); a new visit starts from the household revision the phone pulled.
     edit_base = row.answers if row is not None else None
     household, conflicts = _merge_into_household(ctx, household, item, result.answers, outputs, year, area,
-                                                 edit_base=edit_base, keys=definition.instance_keys)
+                                                 edit_base=edit_base,
+                                                 keys=form_service.definition_of(version).instance_keys)
     _write_submission(ctx, row, item, chash, result, outputs, year, area)
     conflict_id = _queue_conflict(ctx, household, item, area, conflicts)
     household_rev = household.rev
     out = {"id": str(sid), "status": "accepted", "rev": item["rev"],
-           "missing_attachments": missing_attachments(sid), "household_rev": household_rev,
+           "missing_attachments": _missing(ctx, item), "household_rev": household_rev,
            "outputs": _public_outputs(outputs)}
     if conflict_id is not None:
         out["conflict_id"] = str(conflict_id)
@@ -255,9 +486,8 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) and value == value else None
 
 
-def _write_submission(ctx, row, item, chash, result, outputs, year, area) -> None:
-    sid = item["id"]
-    values = dict(
+def _submission_values(ctx, item, chash, result, outputs, year, area) -> dict:
+    return dict(
         household_id=item["household_id"], form_id=item["form_id"], form_version=item["form_version"],
         area_code=area.code, rev=item["rev"], content_hash=chash, answers=result.answers,
         computed=dict(result.computed), year=year,
@@ -271,20 +501,40 @@ def _write_submission(ctx, row, item, chash, result, outputs, year, area) -> Non
         # A new revision from the phone (e.g. after changes were requested) goes back to review.
         review_state="received",
     )
+
+
+def _revision_values(ctx, item, chash, result) -> dict:
+    return dict(submission_id=item["id"], rev=item["rev"], content_hash=chash, form_version=item["form_version"],
+                answers=result.answers, computed=dict(result.computed), household_rev_base=item["household_rev"],
+                source="phone", user_id=ctx.user.id, device_id=ctx.device_id, reason=None,
+                started_at=item["started_at"], finished_at=item["finished_at"], received_at=ctx.now)
+
+
+def _attachment_values(item) -> list[dict]:
+    return [dict(submission_id=item["id"], sha256=att["sha256"], name=att["name"], size=att["size"])
+            for att in {a["sha256"]: a for a in item["attachments"]}.values()]
+
+
+def _year_values(ctx, household_id, year, sid, area, outputs) -> dict:
+    count = _number(outputs.get("deprivation_count"))
+    return dict(household_id=household_id, year=year, submission_id=sid, area_code=area.code, updated_at=ctx.now,
+                classification=outputs.get("classification") or None,
+                deprivation_count=int(count) if count is not None else None,
+                income_per_person=_number(outputs.get("income_per_person")))
+
+
+def _write_submission(ctx, row, item, chash, result, outputs, year, area) -> None:
+    sid = item["id"]
+    values = _submission_values(ctx, item, chash, result, outputs, year, area)
     if row is None:
         db.session.add(Submission(id=sid, received_at=ctx.now, **values))
     else:
         for key, value in values.items():
             setattr(row, key, value)
-    db.session.add(SubmissionRevision(
-        submission_id=sid, rev=item["rev"], content_hash=chash, form_version=item["form_version"],
-        answers=result.answers, computed=dict(result.computed), household_rev_base=item["household_rev"],
-        source="phone", user_id=ctx.user.id, device_id=ctx.device_id, started_at=item["started_at"],
-        finished_at=item["finished_at"], received_at=ctx.now))
+    db.session.add(SubmissionRevision(**_revision_values(ctx, item, chash, result)))
     db.session.execute(sa.delete(SubmissionAttachment).where(SubmissionAttachment.submission_id == sid))
-    for att in {a["sha256"]: a for a in item["attachments"]}.values():
-        db.session.add(SubmissionAttachment(submission_id=sid, sha256=att["sha256"], name=att["name"],
-                                            size=att["size"]))
+    for values in _attachment_values(item):
+        db.session.add(SubmissionAttachment(**values))
 
 
 def _queue_conflict(ctx, household, item, area, conflicts) -> uuid.UUID | None:
@@ -313,8 +563,9 @@ def _merge_into_household(ctx, household, item, answers, outputs, year, area, *,
         if base is None and base_rev is not None:
             base = db.session.execute(sa.select(HouseholdRevision.answers).where(
                 HouseholdRevision.household_id == household.id, HouseholdRevision.rev == base_rev)).scalar_one()
-        # base None: two phones created the same household; no common ancestor.
-        merge = merge_household(base, household.answers, answers, keyed_repeats=keys)
+        # base None: two phones created the same household; with no common ancestor their member
+        # ids cannot match, so a differing roster is one conflicting answer, not a union.
+        merge = merge_household(base, household.answers, answers, keyed_repeats=keys if base is not None else None)
         merged_answers, merged = merge.answers, not merge.fast_forward
         household.rev += 1
         household.answers = merged_answers
@@ -335,9 +586,7 @@ def _merge_into_household(ctx, household, item, answers, outputs, year, area, *,
     if year_row is None:
         year_row = HouseholdYear(household_id=household.id, year=year, submission_id=sid, area_code=area.code)
         db.session.add(year_row)
-    year_row.submission_id, year_row.area_code, year_row.updated_at = sid, area.code, ctx.now
-    year_row.classification = outputs.get("classification") or None
-    count = _number(outputs.get("deprivation_count"))
-    year_row.deprivation_count = int(count) if count is not None else None
-    year_row.income_per_person = _number(outputs.get("income_per_person"))
+    for key, value in _year_values(ctx, household.id, year, sid, area, outputs).items():
+        if key not in {"household_id", "year"}:
+            setattr(year_row, key, value)
     return household, conflicts
