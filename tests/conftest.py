@@ -102,6 +102,18 @@ def transaction(app) -> Iterator[sa.Connection]:
 
 
 @pytest.fixture()
+def config(app):
+    """Change app.config for one test and put it back afterwards, whatever happens."""
+    saved = dict(app.config)
+    try:
+        yield app.config
+    finally:
+        for key in set(app.config) - set(saved):
+            del app.config[key]
+        app.config.update(saved)
+
+
+@pytest.fixture()
 def client(app, transaction):
     return app.test_client()
 

@@ -19,17 +19,6 @@ from server.security.current import public
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture()
-def config(app):
-    """Change app.config for one test and put it back afterwards, whatever happens."""
-    saved = dict(app.config)
-    try:
-        yield app.config
-    finally:
-        for key in set(app.config) - set(saved):
-            del app.config[key]
-        app.config.update(saved)
-
 
 @pytest.fixture()
 def admin(accounts) -> dict:

@@ -32,17 +32,6 @@ def _assert_rate_limited(response, window: int) -> int:
     return int(retry)
 
 
-@pytest.fixture()
-def config(app):
-    """Change app.config for one test and put it back afterwards, whatever happens."""
-    saved = dict(app.config)
-    try:
-        yield app.config
-    finally:
-        for key in set(app.config) - set(saved):
-            del app.config[key]
-        app.config.update(saved)
-
 
 def test_username_is_locked_after_the_limit_even_with_the_right_password(app, client, accounts):
     limit, window = app.config["LOGIN_MAX_FAILURES_PER_USERNAME"], app.config["LOGIN_WINDOW_SECONDS"]

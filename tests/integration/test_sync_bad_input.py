@@ -56,17 +56,6 @@ def phone(accounts):
     return accounts.headers("enumerator", [VILLAGE_A], device_id=DEVICE)
 
 
-@pytest.fixture()
-def config(app):
-    """Change app.config for one test and put it back afterwards."""
-    saved = dict(app.config)
-    try:
-        yield app.config
-    finally:
-        for key in set(app.config) - set(saved):
-            del app.config[key]
-        app.config.update(saved)
-
 
 def counts(transaction) -> dict[str, int]:
     return {name: transaction.execute(sa.select(sa.func.count()).select_from(model.__table__)).scalar_one()

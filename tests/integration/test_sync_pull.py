@@ -101,27 +101,21 @@ def test_bad_cursors_are_410(client, accounts, two_villages):
     problem(client.get(f"{PULL}?cursor={cursor}", headers=b), 410, "cursor.invalid")  # another user's
 
 
-def test_expired_cursor_is_410(client, app, two_villages):
+def test_expired_cursor_is_410(client, config, two_villages):
     a = two_villages[0]
     cursor = client.get(PULL, headers=a).get_json()["next_cursor"]
-    old = app.config["PULL_CURSOR_MAX_AGE_SECONDS"]
-    app.config["PULL_CURSOR_MAX_AGE_SECONDS"] = -1
-    try:
-        problem(client.get(f"{PULL}?cursor={cursor}", headers=a), 410, "cursor.invalid")
-    finally:
-        app.config["PULL_CURSOR_MAX_AGE_SECONDS"] = old
+    config["PULL_CURSOR_MAX_AGE_SECONDS"] = -1
+    problem(client.get(f"{PULL}?cursor={cursor}", headers=a), 410, "cursor.invalid")
 
 
-def test_recent_writes_wait_for_the_safety_margin(client, app, accounts):
+def test_recent_writes_wait_for_the_safety_margin(client, config, accounts):
     a = accounts.headers("enumerator", [VILLAGE_A], device_id="pull-c")
-    app.config["PULL_SAFETY_SECONDS"] = 3600
-    try:
-        push(client, a, [submission(VILLAGE_A)], "pull-c")
-        body = client.get(PULL, headers=a).get_json()
-        assert body["changes"]["households"] == []
-        cursor = body["next_cursor"]
-    finally:
-        app.config["PULL_SAFETY_SECONDS"] = 0
+    config["PULL_SAFETY_SECONDS"] = 3600
+    push(client, a, [submission(VILLAGE_A)], "pull-c")
+    body = client.get(PULL, headers=a).get_json()
+    assert body["changes"]["households"] == []
+    cursor = body["next_cursor"]
+    config["PULL_SAFETY_SECONDS"] = 0
     # The cursor did not move past it: it comes with the next pull.
     assert len(client.get(f"{PULL}?cursor={cursor}", headers=a).get_json()["changes"]["households"]) == 1
 
