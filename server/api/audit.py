@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from server.api.common import PageQuery, page_limit, page_schema
 from server.jsonio import ApiBlueprint
-from server.models import AuditEntry
+from server.models import AuditEntry, UserArea
 from server.pagination import paginate
 from server.scoping import scope_of
 from server.security.current import current_user, requires
@@ -38,11 +38,13 @@ AuditPage = page_schema(AuditOut, "AuditPage")
 @blp.arguments(AuditQuery, location="query")
 @blp.response(200, AuditPage)
 def list_audit(args):
-    """Who did what, oldest first. A provincial admin sees the entries about areas within theirs."""
+    """Who did what, oldest first. A provincial admin sees the entries about areas within theirs and
+    those made by users of their areas."""
     scope = scope_of(current_user())
     query = sa.select(AuditEntry)
     if not scope.is_national:
-        query = query.where(scope.clause(AuditEntry.area_code))
+        actors_inside = sa.select(UserArea.user_id).where(scope.clause(UserArea.area_code))
+        query = query.where(sa.or_(scope.clause(AuditEntry.area_code), AuditEntry.actor_id.in_(actors_inside)))
     if args["action"]:
         query = query.where(AuditEntry.action == args["action"])
     page = paginate(query, key=AuditEntry.id, cursor=args["cursor"], limit=page_limit(args), purpose="audit")

@@ -40,7 +40,9 @@ def revoke_device(scope: Scope, device_id: str, actor: User) -> Device:
         device.revoked_at = utcnow()
         device.revoked_by = actor.id
         revoke_sessions(AuthSession.device_id == device.id, "device_revoked")
-        audit.record("device.revoke", target_type="device", target_id=device.id, owner=str(device.user_id))
+        owner = db.session.get(User, device.user_id)
+        audit.record("device.revoke", target_type="device", target_id=device.id, owner=str(device.user_id),
+                     area_code=owner.area_codes[0] if owner.area_codes else None)
     db.session.commit()
     return device
 

@@ -74,7 +74,8 @@ def create_user(scope: Scope, *, username: str, password: str, role: str, areas:
     user.area_links = [UserArea(area_code=c) for c in codes]
     db.session.add(user)
     db.session.flush()
-    audit.record("user.create", target_type="user", target_id=user.id, username=username, role=role, areas=codes)
+    audit.record("user.create", target_type="user", target_id=user.id, area_code=codes[0] if codes else None,
+                 username=username, role=role, areas=codes)
     db.session.commit()
     return user
 
@@ -104,6 +105,7 @@ def update_user(scope: Scope, user_id: uuid.UUID, changes: dict) -> User:
     if recorded.keys() & {"role", "areas", "password", "active"}:
         # Old tokens carry old powers: end them.
         revoke_sessions(AuthSession.user_id == user.id, "user_changed")
-    audit.record("user.update", target_type="user", target_id=user.id, **recorded)
+    audit.record("user.update", target_type="user", target_id=user.id,
+                 area_code=user.area_codes[0] if user.area_codes else None, **recorded)
     db.session.commit()
     return user

@@ -120,3 +120,19 @@ def test_a_device_id_must_be_well_formed(client, accounts):
     body = problem(client.post("/api/v1/auth/login", json={"username": "maylaa", "password": PASSWORD,
                                                            "device_id": "bad id/with spaces"}), 422)
     assert [e["path"] for e in body["errors"]] == ["device_id"]
+
+
+def test_provincial_admin_sees_the_audit_of_their_province_only(client, accounts):
+    national = accounts.headers("admin")
+    hanoi_admin = accounts.headers("admin", ["01"])
+    for areas, device in ((["01-00004-a"], "audit-hn"), (["79-25747-d"], "audit-hcm")):
+        user = accounts.create("enumerator", areas)
+        accounts.login(user.username, device_id=device)
+        assert client.post(f"/api/v1/devices/{device}/revoke", headers=national).status_code == 200
+    seen = {e["target_id"] for e in client.get("/api/v1/audit?action=device.revoke&limit=500",
+                                                headers=hanoi_admin).get_json()["items"]}
+    assert seen == {"audit-hn"}
+    logins = client.get("/api/v1/audit?action=auth.login&limit=500", headers=hanoi_admin).get_json()["items"]
+    assert logins
+    assert {e["detail"].get("device_id") for e in logins} >= {"audit-hn"}
+    assert "audit-hcm" not in {e["detail"].get("device_id") for e in logins}
