@@ -44,6 +44,7 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "form.version_exists": (409, "This form version already exists"),
     "form.version_immutable": (409, "Published and closed versions cannot change"),
     "form.state": (409, "Not allowed in the version's current state"),
+    "conflict.resolved": (409, "This conflict is already resolved"),
     "cursor.invalid": (410, "Cursor expired or unknown; start again without one"),
     "server.error": (500, "Internal server error"),
     "server.unavailable": (503, "Service unavailable"),

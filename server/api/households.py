@@ -8,6 +8,7 @@ from server.models import REVIEW_STATES
 from server.scoping import scope_of
 from server.security.current import current_user, requires
 from server.services import households as service
+from server.services.reviews import submission_etag
 
 blp = ApiBlueprint("households", __name__, url_prefix="/api/v1",
                    description="Households across years and their submissions (supervisors, admins)")
@@ -171,9 +172,12 @@ def list_submissions(args):
 @requires("supervisor", "admin")
 @blp.response(200, SubmissionDetail)
 def get_submission(submission_id):
-    """Answers, the server's computed values, review state, revisions, and which attachments are missing."""
+    """Answers, the server's computed values, review state, revisions, and which attachments are
+    missing; the ETag is what POST .../review wants as If-Match."""
     found = service.get_submission(scope_of(current_user()), submission_id)
     submission = found.pop("submission")
     missing = [a["sha256"] for a in found["attachments"] if not a["received"]]
-    return {**{c.key: getattr(submission, c.key) for c in submission.__table__.columns}, **found,
+    body = {**{c.key: getattr(submission, c.key) for c in submission.__table__.columns}, **found,
             "missing_attachments": missing, "complete": not missing}
+    # The ETag to send back as If-Match when reviewing.
+    return body, 200, {"ETag": f'"{submission_etag(submission)}"'}

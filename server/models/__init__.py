@@ -14,6 +14,7 @@ from server.models.sync import (
     HouseholdYear,
     Submission,
     SubmissionAttachment,
+    SubmissionReview,
     SubmissionRevision,
 )
 from server.models.sessions import AuthSession, LoginThrottle, RefreshToken
@@ -27,6 +28,7 @@ __all__ = [
     "HouseholdYear",
     "Submission",
     "SubmissionAttachment",
+    "SubmissionReview",
     "SubmissionRevision",
     "AREA_LEVELS",
     "ROLES",

@@ -160,3 +160,18 @@ class Conflict(db.Model):
     resolved_by: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SubmissionReview(db.Model):
+    """Every review decision on a submission (the submission row keeps the latest)."""
+
+    __tablename__ = "submission_reviews"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=new_id)
+    submission_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("submissions.id"), index=True)
+    rev: Mapped[int] = mapped_column(sa.Integer)
+    action: Mapped[str] = mapped_column(sa.String(20))
+    state: Mapped[str] = mapped_column(sa.String(20))
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    reviewer_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from marshmallow import Schema, ValidationError, fields, validate
 
 from forms.answers import evaluate_submission
+from forms.inputs import without_calculations
 from server.db import db, utcnow
 from server.errors import Problem, flatten_messages
 from server.models import (
@@ -465,7 +466,8 @@ def _store_item(ctx: PushContext, item: dict, raw: dict) -> dict:
     edit_base = row.answers if row is not None else None
     household, conflicts = _merge_into_household(ctx, household, item, result.answers, outputs, year, area,
                                                  edit_base=edit_base,
-                                                 keys=form_service.definition_of(version).instance_keys)
+                                                 form=form_service.definition_of(version),
+                                                 parameters=_parameters(ctx, version, area.code))
     _write_submission(ctx, row, item, chash, result, outputs, year, area)
     conflict_id = _queue_conflict(ctx, household, item, area, conflicts)
     household_rev = household.rev
@@ -549,7 +551,7 @@ def _queue_conflict(ctx, household, item, area, conflicts) -> uuid.UUID | None:
     return conflict.id
 
 
-def _merge_into_household(ctx, household, item, answers, outputs, year, area, *, edit_base, keys):
+def _merge_into_household(ctx, household, item, answers, outputs, year, area, *, edit_base, form, parameters):
     """Create or merge the household record; returns it and the merge's conflicts."""
     sid, base_rev = item["id"], item["household_rev"]
     conflicts = ()
@@ -565,8 +567,14 @@ def _merge_into_household(ctx, household, item, answers, outputs, year, area, *,
                 HouseholdRevision.household_id == household.id, HouseholdRevision.rev == base_rev)).scalar_one()
         # base None: two phones created the same household; with no common ancestor their member
         # ids cannot match, so a differing roster is one conflicting answer, not a union.
-        merge = merge_household(base, household.answers, answers, keyed_repeats=keys if base is not None else None)
-        merged_answers, merged = merge.answers, not merge.fast_forward
+        # What people answered is merged; what the form calculates is recomputed afterwards.
+        keys = form.instance_keys if base is not None else None
+        merge = merge_household(None if base is None else without_calculations(form, base),
+                                without_calculations(form, household.answers),
+                                without_calculations(form, answers), keyed_repeats=keys)
+        recomputed = evaluate_submission(form, merge.answers, parameters=parameters, today=ctx.now.date())
+        merged_answers = merge.answers if recomputed.errors else recomputed.answers
+        merged = not merge.fast_forward
         household.rev += 1
         household.answers = merged_answers
         household.form_id, household.form_version = item["form_id"], item["form_version"]

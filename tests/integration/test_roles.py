@@ -21,6 +21,7 @@ ANY = frozenset(ROLES)
 ADMIN = frozenset({"admin"})
 STAFF = frozenset({"admin", "supervisor"})
 FIELD = frozenset({"enumerator", "supervisor"})
+SUPERVISOR = frozenset({"supervisor"})
 
 # (method, werkzeug rule) -> PUBLIC or the roles allowed.
 MATRIX: dict[tuple[str, str], str | frozenset[str]] = {
@@ -60,6 +61,10 @@ MATRIX: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/api/v1/submissions/<uuid:submission_id>"): STAFF,
     ("GET", "/api/v1/households"): STAFF,
     ("GET", "/api/v1/households/<uuid:household_id>"): STAFF,
+    ("POST", "/api/v1/submissions/<uuid:submission_id>/review"): SUPERVISOR,
+    ("GET", "/api/v1/conflicts"): STAFF,
+    ("GET", "/api/v1/conflicts/<uuid:conflict_id>"): STAFF,
+    ("POST", "/api/v1/conflicts/<uuid:conflict_id>/resolve"): SUPERVISOR,
 }
 
 # Views under /api/ that are deliberately open. Anything else marked public is a leak.
@@ -69,6 +74,7 @@ PUBLIC_ENDPOINTS = {"auth.login", "auth.refresh", "auth.logout", "health.swagger
 # Values for the URL variables: well formed, pointing at nothing in particular.
 SAMPLE_ARGUMENTS = {
     "user_id": str(uuid.UUID(int=1)),
+    "conflict_id": str(uuid.UUID(int=3)),
     "device_id": "no-such-phone",
     "code": COMMUNE_X,
     "form_id": "no-such-form",

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from flask import request
+from marshmallow import Schema, ValidationError, fields, validate
+
+from server.api.common import PageQuery, page_limit, page_schema
+from server.api.households import ConflictOut
+from server.jsonio import ApiBlueprint
+from server.scoping import scope_of
+from server.security.current import current_user, requires
+from server.services import reviews as service
+
+blp = ApiBlueprint("reviews", __name__, url_prefix="/api/v1",
+                   description="Supervisors' decisions: reviews and the conflict queue")
+
+
+class ReviewIn(Schema):
+    action = fields.String(required=True, validate=validate.OneOf(sorted(service.ACTIONS)))
+    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class ReviewOut(Schema):
+    action = fields.String()
+    state = fields.String()
+    comment = fields.String(allow_none=True)
+    rev = fields.Integer()
+    reviewer_id = fields.UUID()
+    created_at = fields.AwareDateTime()
+
+
+class ReviewedOut(Schema):
+    id = fields.UUID(required=True)
+    rev = fields.Integer()
+    review_state = fields.String(required=True)
+    review_comment = fields.String(allow_none=True)
+    reviewed_at = fields.AwareDateTime()
+    reviews = fields.List(fields.Nested(ReviewOut))
+
+
+class ChoiceField(fields.Field):
+    """'current', 'incoming', or {"value": ...}."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if value in ("current", "incoming"):
+            return value
+        if isinstance(value, dict) and set(value) == {"value"}:
+            return value
+        raise ValidationError("Choose 'current', 'incoming' or {\"value\": ...}.")
+
+
+class ResolveIn(Schema):
+    choices = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=300)), values=ChoiceField(),
+                          required=True, validate=validate.Length(min=1, max=500),
+                          metadata={"description": "Conflict path -> 'current', 'incoming' or {\"value\": ...}."})
+    comment = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class ConflictDetail(ConflictOut):
+    household_id = fields.UUID()
+    area = fields.String(attribute="area_code")
+    resolution = fields.Dict(allow_none=True)
+    resolved_by = fields.UUID(allow_none=True)
+    resolved_at = fields.AwareDateTime(allow_none=True)
+
+
+class ConflictsQuery(PageQuery):
+    status = fields.String(load_default="open", validate=validate.OneOf(["open", "resolved"]))
+    area = fields.String(load_default=None, validate=validate.Length(max=64))
+
+
+ConflictPage = page_schema(ConflictDetail, "ConflictPage")
+
+
+@blp.route("/submissions/<uuid:submission_id>/review", methods=["POST"])
+@requires("supervisor")
+@blp.arguments(ReviewIn)
+@blp.response(200, ReviewedOut)
+@blp.alt_response(412, description="The submission changed since it was read (If-Match did not match)")
+@blp.alt_response(428, description="If-Match is required")
+@blp.doc(parameters=[{"in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"},
+                      "description": "The ETag of GET /submissions/{id}"}])
+def review_submission(body, submission_id):
+    """Approve, reject or ask for changes; the phone gets the outcome with its next pull."""
+    if_match = [tag for tag in request.if_match] if request.headers.get("If-Match") else None
+    submission = service.review(scope_of(current_user()), current_user(), submission_id, action=body["action"],
+                                comment=body["comment"], if_match=if_match)
+    return ({"id": submission.id, "rev": submission.rev, "review_state": submission.review_state,
+             "review_comment": submission.review_comment, "reviewed_at": submission.reviewed_at,
+             "reviews": service.review_history(submission.id)},
+            200, {"ETag": f'"{service.submission_etag(submission)}"'})
+
+
+@blp.route("/conflicts", methods=["GET"])
+@requires("supervisor", "admin")
+@blp.arguments(ConflictsQuery, location="query")
+@blp.response(200, ConflictPage)
+def list_conflicts(args):
+    """The conflict queue of your areas (open ones by default)."""
+    page = service.list_conflicts(scope_of(current_user()), status=args["status"], area=args["area"],
+                                  cursor=args["cursor"], limit=page_limit(args))
+    return {"items": page.items, "next_cursor": page.next_cursor}
+
+
+@blp.route("/conflicts/<uuid:conflict_id>", methods=["GET"])
+@requires("supervisor", "admin")
+@blp.response(200, ConflictDetail)
+def get_conflict(conflict_id):
+    """One conflict: for every field, the base, current and incoming values."""
+    return service.get_conflict(scope_of(current_user()), conflict_id)
+
+
+@blp.route("/conflicts/<uuid:conflict_id>/resolve", methods=["POST"])
+@requires("supervisor")
+@blp.arguments(ResolveIn)
+@blp.response(200, ConflictDetail)
+def resolve_conflict(body, conflict_id):
+    """Choose, for every conflicting field, the current value, the phone's, or another; the
+    household gets a new revision, validated against its form."""
+    conflict, _household = service.resolve(scope_of(current_user()), current_user(), conflict_id,
+                                           choices=body["choices"], comment=body["comment"])
+    return conflict
