@@ -82,6 +82,10 @@ def create_user(scope: Scope, *, username: str, password: str, role: str, areas:
 
 def update_user(scope: Scope, user_id: uuid.UUID, changes: dict) -> User:
     user = get_user(scope, user_id)
+    # Seeing a user (one of their areas is yours) is not owning them: a provincial admin may
+    # change only users who work entirely inside the province, else a national admin must.
+    if not scope.covers_all(user.area_codes) or (not scope.is_national and not user.area_codes):
+        raise Problem("auth.forbidden", "This user also works outside your areas; ask a national admin.")
     role = changes.get("role", user.role)
     recorded: dict = {}
     if "areas" in changes or "role" in changes:

@@ -287,3 +287,19 @@ def test_scope_of_a_user(app, transaction, accounts):
         lonely = db.session.get(User, accounts.create("supervisor", [COMMUNE_X]).id)
         lonely.area_links = []
         assert scope_of(lonely) == Scope(())
+
+
+def test_provincial_admin_cannot_change_a_user_who_also_works_elsewhere(client, accounts):
+    hanoi_admin = accounts.headers("admin", [PROVINCE_HN])
+    both = accounts.create("admin", [PROVINCE_HN, PROVINCE_HCM])
+    supervisor = accounts.create("supervisor", [COMMUNE_X, VILLAGE_D])
+    for user in (both, supervisor):
+        assert client.get(f"/api/v1/users/{user.id}", headers=hanoi_admin).status_code == 200  # visible
+        for change in ({"password": "a-new-password-1"}, {"active": False}, {"areas": [COMMUNE_X]}):
+            problem(client.patch(f"/api/v1/users/{user.id}", json=change, headers=hanoi_admin), 403)
+    accounts.login(both.username)  # the password did not change
+    national = accounts.headers("admin")
+    assert client.patch(f"/api/v1/users/{supervisor.id}", json={"areas": [COMMUNE_X]},
+                        headers=national).status_code == 200
+    assert client.patch(f"/api/v1/users/{supervisor.id}", json={"active": False},
+                        headers=hanoi_admin).status_code == 200  # now entirely inside Hà Nội
