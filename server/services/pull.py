@@ -4,6 +4,7 @@ review outcomes of its user's submissions, as a resumable delta stream."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 
 import sqlalchemy as sa
@@ -18,6 +19,11 @@ from server.services import forms as form_service
 from sync.cursors import CursorError, decode_cursor, encode_cursor
 
 PURPOSE = "pull"
+
+
+def _scope_fingerprint(user: User) -> str:
+    roots = scope_of(user).roots
+    return "*" if roots is None else hashlib.sha256(",".join(roots).encode()).hexdigest()[:16]
 
 
 def _position(value) -> tuple[dt.datetime, uuid.UUID] | None:
@@ -72,6 +78,9 @@ def pull(user: User, cursor: str | None, limit: int) -> dict:
             state = decode_cursor(cursor, cursor_key(), purpose=PURPOSE, max_age=cfg["PULL_CURSOR_MAX_AGE_SECONDS"])
             if state.get("u") != str(user.id):
                 raise CursorError("The cursor belongs to another user.")
+            if state.get("s") != _scope_fingerprint(user):
+                # New areas would never be delivered from an old position: start again.
+                raise CursorError("Your areas changed since this cursor was made.")
             households_pos, reviews_pos = _position(state.get("h")), _position(state.get("r"))
         except (CursorError, KeyError, ValueError, TypeError) as exc:
             raise Problem("cursor.invalid", f"{exc} Pull again without a cursor.") from exc
@@ -102,7 +111,8 @@ def pull(user: User, cursor: str | None, limit: int) -> dict:
         households_pos = (households[-1].updated_at, households[-1].id)
     if reviews:
         reviews_pos = (reviews[-1].reviewed_at, reviews[-1].id)
-    next_cursor = encode_cursor({"u": str(user.id), "h": _encode(households_pos), "r": _encode(reviews_pos)},
+    next_cursor = encode_cursor({"u": str(user.id), "s": _scope_fingerprint(user), "h": _encode(households_pos),
+                                 "r": _encode(reviews_pos)},
                                 cursor_key(), purpose=PURPOSE)
     return {"changes": {"forms": _forms(user), "households": [_household(h) for h in households],
                         "reviews": [_review(s) for s in reviews]},

@@ -122,3 +122,17 @@ def test_recent_writes_wait_for_the_safety_margin(client, config, accounts):
 
 def test_admins_do_not_pull(client, accounts):
     problem(client.get(PULL, headers=accounts.headers("admin")), 403)
+
+
+def test_a_cursor_from_before_an_area_change_is_410(client, accounts, two_villages):
+    user = accounts.create("enumerator", [VILLAGE_A])
+    tokens = accounts.login(user.username)
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    cursor = client.get(PULL, headers=headers).get_json()["next_cursor"]
+    admin = accounts.headers("admin")
+    assert client.patch(f"/api/v1/users/{user.id}", json={"areas": [VILLAGE_A, VILLAGE_B]},
+                        headers=admin).status_code == 200
+    headers = {"Authorization": f"Bearer {accounts.login(user.username)['access_token']}"}
+    problem(client.get(f"{PULL}?cursor={cursor}", headers=headers), 410, "cursor.invalid")
+    fresh = client.get(PULL, headers=headers).get_json()["changes"]["households"]
+    assert {h["area"] for h in fresh} == {VILLAGE_A, VILLAGE_B}

@@ -151,8 +151,11 @@ def test_an_old_cursor_does_not_keep_areas_the_user_lost(client, accounts, world
         push(client, seeder, [item], f"late-{village}")
         world.households[item["household_id"]] = village
     headers = {"Authorization": f"Bearer {accounts.login(user.username)['access_token']}"}
-    delta, _, _ = pull_everything(client, headers, 2, cursor)
-    assert delta and all(h["area"] == VILLAGE_B for h in delta), [(h["id"], h["area"]) for h in delta]
+    # The old cursor is refused (its areas are not the user's any more): start again.
+    stale = client.get(f"/api/v1/sync/pull?cursor={cursor}", headers=headers)
+    assert stale.status_code == 410 and stale.get_json()["code"] == "cursor.invalid"
+    fresh, _, _ = pull_everything(client, headers, 2)
+    assert fresh and all(h["area"] == VILLAGE_B for h in fresh), [(h["id"], h["area"]) for h in fresh]
 
 
 AREA_POOL = [VILLAGE_A, VILLAGE_AB, VILLAGE_B, VILLAGE_C, VILLAGE_D, COMMUNE_X, COMMUNE_Y, PROVINCE_HN, PROVINCE_HCM]
