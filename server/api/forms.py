@@ -79,8 +79,8 @@ def _read_definition() -> object:
         from forms.xlsform import xlsform_to_form
 
         try:
-            return xlsform_to_form(upload.read(), form_id=request.form.get("form_id") or None,
-                                   version=request.form.get("version") or None)
+            return nfc_deep(xlsform_to_form(upload.read(), form_id=request.form.get("form_id") or None,
+                                            version=request.form.get("version") or None))
         except FormDefinitionError as exc:
             problems = exc.to_list()
             raise Problem("form.invalid", f"The XLSForm has {len(problems)} problem(s); the first: "

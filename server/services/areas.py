@@ -129,6 +129,8 @@ def import_villages(scope: Scope, data: bytes) -> list[Area]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise invalid("file", "encoding", "The CSV must be UTF-8.") from exc
+    if "\x00" in text:
+        raise invalid("file", "nul", "The CSV may not contain the NUL character (U+0000).")
     reader = csv.DictReader(io.StringIO(text))
     if set(reader.fieldnames or ()) != {"parent", "code", "name"}:
         raise invalid("file", "columns", "The CSV needs exactly the columns parent, code, name.")

@@ -149,6 +149,8 @@ def refresh(token: str, device_id: str | None) -> TokenPair:
             raise Problem("auth.device_revoked")
         device.last_seen_at = now
     stored.used_at = now
+    # Sliding expiry: a phone that syncs at least once a month stays logged in.
+    session.expires_at = now + dt.timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL_SECONDS"])
     pair = _issue_pair(user, session, now)
     db.session.commit()
     return pair

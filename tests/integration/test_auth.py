@@ -138,3 +138,22 @@ def test_bad_tokens_are_refused(client, valid, case):
 def test_missing_or_non_bearer_authorization(client):
     problem(client.get("/api/v1/me"), 401, "auth.required")
     problem(client.get("/api/v1/me", headers={"Authorization": "Basic YWRtaW46YWRtaW4="}), 401, "auth.required")
+
+
+def test_refresh_slides_the_sessions_expiry(app, accounts, client):
+    import sqlalchemy as sa
+
+    from server.db import db
+    from server.models import AuthSession
+
+    user = accounts.create("enumerator", ["01-00004-a"])
+    tokens = accounts.login(user.username, device_id="slide-1")
+    with app.app_context():
+        session = db.session.execute(sa.select(AuthSession).where(AuthSession.user_id == user.id)).scalar_one()
+        session.expires_at = session.created_at + dt.timedelta(seconds=5)  # about to end
+        db.session.commit()
+        sid = session.id
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code == 200
+    with app.app_context():
+        expires = db.session.get(AuthSession, sid).expires_at
+    assert expires - dt.datetime.now(dt.UTC) > dt.timedelta(days=29)

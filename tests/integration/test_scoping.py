@@ -303,3 +303,13 @@ def test_provincial_admin_cannot_change_a_user_who_also_works_elsewhere(client, 
                         headers=national).status_code == 200
     assert client.patch(f"/api/v1/users/{supervisor.id}", json={"active": False},
                         headers=hanoi_admin).status_code == 200  # now entirely inside Hà Nội
+
+
+def test_nul_in_a_village_csv_is_422(client, accounts):
+    import io
+
+    admin = accounts.headers("admin")
+    data = "parent,code,name\n01-00004,z1,Th\x00ôn\n".encode()
+    body = problem(client.post("/api/v1/areas/import", data={"file": (io.BytesIO(data), "v.csv")},
+                               content_type="multipart/form-data", headers=admin), 422)
+    assert body["errors"][0]["path"] == "file" and body["errors"][0]["code"] == "nul"
