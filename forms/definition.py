@@ -96,7 +96,7 @@ _REQUIRED_DOCUMENT_KEYS = ("form_id", "version", "title", "fields")
 # Slots of `outputs`: the official results a server reports without knowing the form.
 OUTPUT_KEYS = frozenset(
     {"classification", "income_per_person", "deprivation_count", "deprivations",
-     "household_code", "head_name", "member_count", "score_a", "score_b"}
+     "household_code", "head_name", "member_count", "score_a", "score_b", "area_type"}
 )
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z", re.ASCII)

@@ -4,6 +4,7 @@ back, with the app's commits turned into savepoints (conventions, trap 2)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from server import create_app
 from server.cli import initialise
 from server.db import db
 from server.scoping import Scope
-from server.services.areas import create_village
+from server.services.areas import create_village, set_area_type
 from server.services.users import create_user
 
 TEST_KEYS = {"t1": "test-key-one-0123456789abcdef0123456789", "t2": "test-key-two-0123456789abcdef0123456789"}
@@ -72,6 +73,9 @@ def app(db_url, tmp_path_factory):
         for parent, code, name in (("01-00004", "a", "Thôn A"), ("01-00004", "b", "Thôn B"),
                                    ("01-00008", "c", "Thôn C"), ("79-25747", "d", "Ấp D")):
             create_village(Scope(None), parent=parent, code=code, name=name)
+        # Officially these communes are urban wards; the tests' households are rural ones.
+        for commune in ("01-00004", "01-00008", "79-25747"):
+            set_area_type(Scope(None), commune, "rural", dt.date(2025, 7, 1))
         # When a test binds the session to a connection inside an outer transaction, the
         # app's commits become savepoints (see `transaction`).
         db.session.remove()

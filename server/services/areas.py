@@ -82,9 +82,14 @@ def list_areas(scope: Scope, *, parent: str | None, level: str | None, q: str | 
     return paginate(query, key=Area.code, cursor=cursor, limit=limit, purpose="areas")
 
 
+def commune_of(code: str) -> str:
+    """The commune containing an area (or the area itself): codes are hierarchical."""
+    return "-".join(code.split("-")[:2])
+
+
 def area_type_on(code: str, on: dt.date) -> str | None:
     """'rural' or 'urban' for the commune containing ``code`` on date ``on``."""
-    commune = "-".join(code.split("-")[:2])
+    commune = commune_of(code)
     return db.session.execute(
         sa.select(AreaSetting.area_type).where(
             AreaSetting.area_code == commune, AreaSetting.valid_from <= on,

@@ -12,10 +12,11 @@ from flask import current_app
 
 from server.db import db, utcnow
 from server.errors import Problem
-from server.models import FormVersion, Household, Submission, User
+from server.models import Area, AreaSetting, FormVersion, Household, Submission, User
 from server.pagination import cursor_key
 from server.scoping import scope_of
 from server.services import forms as form_service
+from server.services.areas import commune_of
 from sync.cursors import CursorError, decode_cursor, encode_cursor
 
 PURPOSE = "pull"
@@ -58,6 +59,22 @@ def _forms(user: User) -> list[dict]:
                 entry["parameters_by_province"] = {p: form_service.effective_parameters(row, p) for p in provinces}
         out.append(entry)
     return out
+
+
+def _areas(user: User) -> list[dict]:
+    """The user's areas with whether each counts as rural or urban today (the phone prefills
+    the form's area type from it; the server checks it on push)."""
+    scope = scope_of(user)
+    rows = db.session.execute(sa.select(Area).where(scope.clause(Area.code), Area.level != "province")
+                              .order_by(Area.code)).scalars()
+    today = utcnow().date()
+    types = {code: area_type for code, area_type in db.session.execute(
+        sa.select(AreaSetting.area_code, AreaSetting.area_type).where(
+            scope.clause(AreaSetting.area_code) | AreaSetting.area_code.in_(scope.ancestors()),
+            AreaSetting.valid_from <= today,
+            sa.or_(AreaSetting.valid_to.is_(None), AreaSetting.valid_to > today)))}
+    return [{"code": a.code, "name": a.name, "level": a.level, "parent": a.parent_code,
+             "area_type": types.get(commune_of(a.code))} for a in rows]
 
 
 def _household(h: Household) -> dict:
@@ -114,6 +131,6 @@ def pull(user: User, cursor: str | None, limit: int) -> dict:
     next_cursor = encode_cursor({"u": str(user.id), "s": _scope_fingerprint(user), "h": _encode(households_pos),
                                  "r": _encode(reviews_pos)},
                                 cursor_key(), purpose=PURPOSE)
-    return {"changes": {"forms": _forms(user), "households": [_household(h) for h in households],
+    return {"changes": {"forms": _forms(user), "areas": _areas(user), "households": [_household(h) for h in households],
                         "reviews": [_review(s) for s in reviews]},
             "next_cursor": next_cursor, "has_more": has_more, "server_time": utcnow()}

@@ -136,3 +136,9 @@ def test_a_cursor_from_before_an_area_change_is_410(client, accounts, two_villag
     problem(client.get(f"{PULL}?cursor={cursor}", headers=headers), 410, "cursor.invalid")
     fresh = client.get(PULL, headers=headers).get_json()["changes"]["households"]
     assert {h["area"] for h in fresh} == {VILLAGE_A, VILLAGE_B}
+
+
+def test_pull_lists_the_users_areas_with_rural_or_urban(client, accounts):
+    headers = accounts.headers("enumerator", [VILLAGE_A])
+    areas = client.get(PULL, headers=headers).get_json()["changes"]["areas"]
+    assert [(a["code"], a["level"], a["area_type"]) for a in areas] == [(VILLAGE_A, "village", "rural")]
