@@ -8,6 +8,7 @@ import uuid
 
 import orjson
 import sqlalchemy as sa
+from flask import has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
@@ -83,7 +84,8 @@ def configure_sqlite(engine: sa.Engine) -> None:
 
     pysqlite's own transaction handling is switched off; we emit BEGIN IMMEDIATE so that a
     transaction takes the write lock up front and waits (busy_timeout) instead of failing
-    with "database is locked" when it later upgrades from read to write.
+    with "database is locked" when it later upgrades from read to write. GET requests only
+    read, so they begin a plain (deferred) transaction and never wait for a writer.
     """
 
     @sa.event.listens_for(engine, "connect")
@@ -98,4 +100,6 @@ def configure_sqlite(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads (GET requests never write) need no lock: in WAL mode they run beside a writer.
+        reading = has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")

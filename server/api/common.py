@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app
 from marshmallow import Schema, fields, validate
 
-from server.errors import Problem
 
 
 class PageQuery(Schema):
@@ -24,18 +23,3 @@ def page_schema(item: type[Schema], name: str) -> type[Schema]:
          "next_cursor": fields.String(allow_none=True, required=True)},
         name=name,
     )
-
-
-class ProblemSchema(Schema):
-    type = fields.String()
-    title = fields.String()
-    status = fields.Integer()
-    detail = fields.String()
-    code = fields.String()
-    request_id = fields.String()
-    errors = fields.List(fields.Dict())
-
-
-def require_json_body() -> None:
-    if request.mimetype != "application/json":
-        raise Problem("request.unsupported_media_type", "Send the body as application/json.")

@@ -56,10 +56,6 @@ def seed_official_areas() -> int:
     return len(rows)
 
 
-def get_area(code: str) -> Area | None:
-    return db.session.get(Area, code)
-
-
 def visible_areas_query(scope: Scope) -> sa.Select:
     """Areas within scope, plus their ancestors (to navigate the tree)."""
     query = sa.select(Area)
@@ -154,8 +150,11 @@ def set_area_type(scope: Scope, code: str, area_type: str, valid_from: dt.date) 
         raise Problem("request.not_found", f"No area {code!r} in your areas.")
     if area.level != "commune":
         raise invalid("code", "not_commune", "Rural/urban is set per commune.")
+    # Every period reaching past the new start is cut there (or dropped if it starts later),
+    # so periods never overlap.
     current = db.session.execute(
-        sa.select(AreaSetting).where(AreaSetting.area_code == code, AreaSetting.valid_to.is_(None))
+        sa.select(AreaSetting).where(AreaSetting.area_code == code,
+                                     sa.or_(AreaSetting.valid_to.is_(None), AreaSetting.valid_to > valid_from))
     ).scalars().all()
     for setting in current:
         if setting.valid_from >= valid_from:

@@ -147,14 +147,6 @@ def _title(form: FormDefinition) -> dict:
 
 # --- parameter sets -------------------------------------------------------------------------
 
-def _latest_overrides(row: FormVersion) -> dict[str, ParameterSet]:
-    latest: dict[str, ParameterSet] = {}
-    for ps in db.session.execute(sa.select(ParameterSet).where(ParameterSet.form_version_id == row.id)
-                                 .order_by(ParameterSet.revision)).scalars():
-        latest[ps.province_code] = ps
-    return latest
-
-
 def effective_parameters(row: FormVersion, province_code: str | None) -> dict[str, Any]:
     """The form's parameters overlaid with the province's latest override."""
     params = dict(definition_of(row).parameters)
