@@ -34,6 +34,8 @@ Password hashing uses a low argon2 cost (only the untimed logins use it).
 
 from __future__ import annotations
 
+import datetime
+
 import argparse
 import copy
 import http.client
@@ -111,13 +113,15 @@ def setup_accounts(db_url: str, instance: Path, phones: int, villages: int) -> l
     os.environ.update(ENV)  # the in-process app reads the same settings as gunicorn
     from server import create_app
     from server.scoping import Scope
-    from server.services.areas import create_village
+    from server.services.areas import create_village, set_area_type
     from server.services.users import create_user
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": sqlalchemy_url(db_url), "LOG_LEVEL": "WARNING"})
     codes = [f"{COMMUNE}-b{v:02d}" for v in range(1, villages + 1)]
     out = []
     with app.app_context():
+        # The bench households are rural; Phường Ba Đình is officially urban.
+        set_area_type(Scope(None), COMMUNE, "rural", datetime.date(2025, 7, 1))
         for v, code in enumerate(codes, 1):
             create_village(Scope(None), parent=COMMUNE, code=f"b{v:02d}", name=f"Thôn đo tải {v}")
         for p in range(phones):

@@ -246,12 +246,10 @@ def _lookup_for(inst: _Instance, remote: Mapping):
 def _stored(v):
     """An expression's result as an answer value (JSON-ready, dates kept until output)."""
     t = type(v)
-    if t is float:
-        if v != v or v in (math.inf, -math.inf):
-            return None
-        if v.is_integer() and -_MAX_SAFE <= v <= _MAX_SAFE:
-            return int(v)
-        return v
+    if t is float:  # most calculations give floats: the common case first, with literals
+        if -9007199254740991.0 <= v <= 9007199254740991.0:  # +-_MAX_SAFE; False for NaN
+            return int(v) if v.is_integer() else v
+        return None if v - v != 0.0 else v  # NaN and infinities (v - v is NaN); else a large float
     if t is str:
         return v if v else None
     if t is bool or t is date or t is int:

@@ -34,6 +34,9 @@ def configure(level: str) -> None:
 
 def install_request_logging(app: Flask) -> None:
     log = structlog.get_logger("rasoat.http")
+    # structlog's stdlib logger renders the event (timestamp, JSON) before logging drops it by
+    # level; ask logging first.
+    log_enabled = logging.getLogger("rasoat.http").isEnabledFor
 
     @app.before_request
     def _start():
@@ -46,8 +49,14 @@ def install_request_logging(app: Flask) -> None:
     @app.after_request
     def _finish(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
-        user = g.get("user")
+        if not log_enabled(logging.INFO):
+            return response
+        # The name read at authentication (current.py): the user row itself is expired by any
+        # commit of the view, and reading it here would cost a query per request.
+        username = g.get("username")
+        if username is None and (user := g.get("user")) is not None:
+            username = user.username
         log.info("request", method=request.method, path=request.path, status=response.status_code,
                  ms=round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2),
-                 user=user.username if user else None)
+                 user=username)
         return response

@@ -25,6 +25,13 @@ Canonical form (``canonical``):
 * ``None`` is ``null``; a missing ``answers`` or ``attachments`` counts as empty.
 
 JSON output: ``sort_keys``, separators ``,`` and ``:``, UTF-8, no ASCII escaping.
+
+These bytes are stored (``content_hash``) and compared with those of every retry, so they must
+never change. The encoder is orjson when the data is already in canonical form and of the kinds
+for which orjson writes exactly what ``json.dumps`` wrote (checked by ``_orjson_exact``); anything
+else takes the original path, ``canonical`` then ``json.dumps`` (``_reference_json``).
+``tests/unit/sync/test_identity.py`` holds a frozen copy of that original and compares the two
+over random data.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ import json
 import math
 import unicodedata
 import uuid
+
+import orjson
 from collections.abc import Mapping
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -84,10 +93,65 @@ def canonical(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON data")
 
 
-def canonical_json(value: Any) -> bytes:
-    """The canonical JSON encoding of ``value``: equal data, equal bytes."""
+def _reference_json(value: Any) -> bytes:
     return json.dumps(canonical(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False).encode("utf-8")
+
+
+_is_normalized = unicodedata.is_normalized
+
+
+def _orjson_exact(value: Any) -> bool:
+    """True when ``value`` is already canonical (``canonical(value) == value``, same types) and
+    orjson, keys sorted, writes it byte for byte as ``json.dumps`` writes it.
+
+    That is: exact ``dict``/``list``/``str``/``int``/``bool``/``None`` (no subclasses, no tuples),
+    string keys, every text in NFC, and floats only where the two encoders agree and canonical
+    keeps them: finite, not integral (``canonical`` makes those ints) and of magnitude at least
+    1e-4 (below, Python writes ``1e-05`` where orjson writes ``0.00001``; a non-integral float is
+    always below 2**53, where both write positional digits). orjson sorts keys by their UTF-8
+    bytes, which is code point order, as ``sort_keys``; it escapes the same characters the same
+    way (short escapes for backspace, tab, newline, form feed and carriage return, the other
+    controls as 6-character escapes, a backslash before ``"`` and backslash). What it cannot
+    encode (integers beyond 64 bits, lone surrogates) it refuses, and ``canonical_json`` falls
+    back.
+    """
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not (key.isascii() or _is_normalized("NFC", key)):
+                return False
+            kind = type(item)
+            if kind is str:
+                if not (item.isascii() or _is_normalized("NFC", item)):
+                    return False
+            elif not (item is None or kind is int or kind is bool or _orjson_exact(item)):
+                return False
+        return True
+    if kind is list:
+        for item in value:
+            kind = type(item)
+            if kind is str:
+                if not (item.isascii() or _is_normalized("NFC", item)):
+                    return False
+            elif not (item is None or kind is int or kind is bool or _orjson_exact(item)):
+                return False
+        return True
+    if kind is str:
+        return value.isascii() or _is_normalized("NFC", value)
+    if kind is float:
+        return math.isfinite(value) and not value.is_integer() and abs(value) >= 1e-4
+    return value is None or kind is int or kind is bool
+
+
+def canonical_json(value: Any) -> bytes:
+    """The canonical JSON encoding of ``value``: equal data, equal bytes."""
+    if _orjson_exact(value):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:  # an integer beyond 64 bits, a lone surrogate
+            pass
+    return _reference_json(value)
 
 
 def _attachment_pairs(attachments: Any) -> list[list[Any]]:
@@ -105,8 +169,11 @@ def content_hash(item: Mapping) -> str:
     attachments' sorted ``[name, sha256]`` pairs; excludes id, rev, timestamps, device_id and
     attachment sizes. Key order, NFC vs NFD and ``1`` vs ``1.0`` do not change it.
     """
-    doc = {key: item.get(key) for key in HASHED_FIELDS}
-    if doc["answers"] is None:
-        doc["answers"] = {}
-    doc["attachments"] = _attachment_pairs(item.get("attachments"))
+    attachments = _attachment_pairs(item.get("attachments"))
+    # The fields beside the answers are small: canonical form first (a UUID to its text, ...),
+    # so that only the answers decide whether the fast encoder applies (canonical is idempotent).
+    doc = {key: canonical(item.get(key)) for key in HASHED_FIELDS[:-1]}
+    answers = item.get("answers")
+    doc["answers"] = {} if answers is None else answers
+    doc["attachments"] = attachments
     return hashlib.sha256(canonical_json(doc)).hexdigest()

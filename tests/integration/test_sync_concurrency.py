@@ -59,7 +59,7 @@ from server.models import (
     SubmissionRevision,
 )
 from server.scoping import Scope
-from server.services.areas import create_village
+from server.services.areas import create_village, set_area_type
 from server.services.users import create_user
 
 
@@ -107,6 +107,7 @@ def _seed(url: str, directory: Path) -> None:
         with app.app_context():
             initialise()
             create_village(Scope(None), parent=COMMUNE_X, code="a", name="Thôn A")
+            set_area_type(Scope(None), COMMUNE_X, "rural", dt.date(2025, 7, 1))  # the households are rural
             for i in range(PHONES):
                 create_user(Scope(None), username=f"phone{i}", password=PASSWORD, role="enumerator",
                             areas=[VILLAGE])

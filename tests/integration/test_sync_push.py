@@ -297,3 +297,10 @@ def test_province_override_drives_the_servers_classification(client, accounts, p
     hcm = accounts.headers("enumerator", ["79-25747-d"], device_id="phone-d")
     other = push(client, hcm, [submission("79-25747-d")], device_id="phone-d")[0]["outputs"]
     assert other["classification"] == "not_poor"
+
+
+def test_area_type_must_be_the_communes(client, phone):
+    # The test communes are rural (tests/conftest.py); an enumerator's "urban" would pick the wrong line.
+    result = push(client, phone, [submission(VILLAGE_A, answers=household_answers(area_type="urban"))])[0]
+    assert result["status"] == "rejected"
+    assert [(e["path"], e["code"]) for e in result["errors"]] == [("answers/area_type", "area_type_mismatch")]

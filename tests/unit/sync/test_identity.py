@@ -212,3 +212,161 @@ def test_a_change_deep_in_a_repeat_changes_it(members, data):
     edited = copy.deepcopy(members)
     edited[i]["age"] += data.draw(st.integers(1, 5))
     assert content_hash({**ITEM, "answers": {"members": members}}) != content_hash({**ITEM, "answers": {"members": edited}})
+
+
+# --------------------------------------------------------------------------- fast path = original bytes
+#
+# canonical_json encodes with orjson when it can. Stored hashes must keep matching, so the bytes
+# must be those of the original implementation, frozen here verbatim (as of the commit that
+# introduced the fast path), for every input, and it must refuse what the original refused.
+
+def _frozen_number(value):
+    import math
+
+    if not math.isfinite(value):
+        raise ValueError(f"{value!r} is not a JSON number")
+    return int(value) if value.is_integer() else value
+
+
+def _frozen_canonical(value):
+    from collections.abc import Mapping
+    from datetime import time
+
+    if value is None or value is True or value is False:
+        return value
+    if isinstance(value, str):
+        return unicodedata.normalize("NFC", value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return _frozen_number(float(value))
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value!r} is not a JSON number")
+        return int(value) if value == value.to_integral_value() else _frozen_number(float(value))
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"object keys must be strings, not {type(key).__name__}")
+            nkey = unicodedata.normalize("NFC", key)
+            if nkey in out:
+                raise ValueError(f"two keys are the same text once NFC-normalised: {nkey!r}")
+            out[nkey] = _frozen_canonical(item)
+        return out
+    if isinstance(value, list | tuple):
+        return [_frozen_canonical(item) for item in value]
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
+def _frozen_canonical_json(value) -> bytes:
+    import json
+
+    return json.dumps(_frozen_canonical(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def _frozen_content_hash(item) -> str:
+    import hashlib
+    import json
+
+    doc = {key: item.get(key) for key in ("form_id", "form_version", "area", "household_id", "household_rev",
+                                          "answers")}
+    if doc["answers"] is None:
+        doc["answers"] = {}
+    pairs = []
+    for att in item.get("attachments") or ():
+        sha = att.get("sha256")
+        pairs.append(_frozen_canonical([att.get("name"), sha.lower() if isinstance(sha, str) else sha]))
+    doc["attachments"] = sorted(pairs, key=lambda pair: json.dumps(pair, sort_keys=True, ensure_ascii=False))
+    return hashlib.sha256(_frozen_canonical_json(doc)).hexdigest()
+
+
+def _outcome(function, value):
+    """(bytes or hash, None) or (None, exception type)."""
+    try:
+        return function(value), None
+    except (ValueError, TypeError) as exc:  # UnicodeEncodeError is a ValueError
+        return None, ValueError if isinstance(exc, ValueError) else TypeError
+
+
+# Text that exercises normalisation and escaping: Vietnamese in NFC and NFD, combining marks
+# alone and stacked, Hangul jamo, controls, quotes and backslashes, U+2028, astral characters,
+# and (rarely) a lone surrogate, which neither encoder can write as UTF-8.
+_alphabet = st.one_of(
+    st.characters(codec="utf-8"),
+    st.sampled_from(list("aAeEoOuUdD\"\\/ ") + ["\u0300", "\u0301", "\u0303", "\u0309", "\u0323", "\u0302",
+                                                "\u0306", "\u031b", "\u0338", "\u1100", "\u1161", "\u11a8",
+                                                "\u0110", "\u01a1", "\u01b0", "\x00", "\x08", "\x1f", "\x7f",
+                                                "\u2028", "\ufeff", "\U0001f600", "<", "=", ">"]),
+)
+_texts = st.one_of(st.text(_alphabet, max_size=10),
+                   st.text(_alphabet, max_size=10).map(lambda s: unicodedata.normalize("NFD", s)),
+                   st.text(_alphabet, max_size=10).map(lambda s: unicodedata.normalize("NFC", s)),
+                   st.sampled_from(["Nguyễn Văn An", unicodedata.normalize("NFD", "Nguyễn Văn An"), "\ud800",
+                                    "a\udfffb", "Hoà", "Hòa", "", "e\u0301"]))
+_floats = st.one_of(st.floats(), st.floats(-1e-3, 1e-3), st.floats(-1e17, 1e17),
+                    st.integers(-(2**60), 2**60).map(float),
+                    st.sampled_from([0.0, -0.0, 1e-4, -1e-4, 9.999999999999999e-05, 1e-5, 1.5e-7, 0.1, 2.5,
+                                     2**53 + 0.0, 2**53 - 0.5, 1e16, 1e22, 5e-324, 1.7976931348623157e308]))
+_ints = st.one_of(st.integers(), st.integers(-(2**70), 2**70),
+                  st.sampled_from([2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1]))
+_scalars = st.one_of(st.none(), st.booleans(), _ints, _floats, _texts,
+                     st.decimals(allow_nan=True, allow_infinity=True, places=None), st.uuids(), st.dates(),
+                     st.datetimes(timezones=st.just(timezone.utc)))
+
+
+class _DictSubclass(dict):
+    pass
+
+
+_nested = st.recursive(_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=5),
+    st.lists(inner, max_size=3).map(tuple),
+    st.dictionaries(_texts, inner, max_size=5),
+    st.dictionaries(_texts, inner, max_size=3).map(_DictSubclass),
+    st.dictionaries(st.one_of(_texts, st.integers(0, 2)), inner, max_size=2),
+), max_leaves=30)
+# What phones actually send: JSON-parsed data (no Python-only types), mostly valid.
+_json_like = st.recursive(st.one_of(st.none(), st.booleans(), _ints, _floats, _texts), lambda inner: st.one_of(
+    st.lists(inner, max_size=6), st.dictionaries(_texts, inner, max_size=6)), max_leaves=40)
+
+
+@settings(deadline=None, max_examples=1500)
+@given(st.one_of(_nested, _json_like))
+def test_canonical_json_is_byte_identical_to_the_original(value):
+    assert _outcome(canonical_json, value) == _outcome(_frozen_canonical_json, value)
+
+
+@settings(deadline=None, max_examples=500)
+@given(st.dictionaries(_texts, _json_like, max_size=8), st.one_of(st.none(), st.integers(1, 5), st.uuids()),
+       st.lists(st.fixed_dictionaries({"name": _texts, "sha256": st.sampled_from(["3f2a" * 16, "9B1C" * 16]),
+                                       "size": st.integers(0, 10)}), max_size=3))
+def test_content_hash_is_the_original_one(answers, household_rev, attachments):
+    item = {**ITEM, "answers": answers, "household_rev": household_rev, "attachments": attachments}
+    assert _outcome(content_hash, item) == _outcome(_frozen_content_hash, item)
+    item["household_id"] = uuid.UUID(ITEM["household_id"])
+    assert _outcome(content_hash, item) == _outcome(_frozen_content_hash, item)
+
+
+@pytest.mark.parametrize("value", [
+    {"b": 1, "a": [1.0, -0.0, 2.5, 1e-05, 1.5e-07, 0.0001, 1e16, 2**64, -(2**63) - 1, True, None]},
+    {"Hòa": "e\u0301", "Ho\u0300a": 1}, {"\u00e9": 1, "e\u0301": 2}, {"z": {"\u0110": ["\x00\x1f\u2028\"\\"]}},
+    {"k": "\ud800"}, {"\U0001f600": 1, "\uffff": 2, "\u00ff": 3}, {1: 2}, [float("nan")], {"d": Decimal("1.50")},
+    _DictSubclass(a=1), (1, "x"), {"t": (1.0,)},
+])
+def test_canonical_json_edge_cases_match_the_original(value):
+    assert _outcome(canonical_json, value) == _outcome(_frozen_canonical_json, value)
+
+
+def test_the_bundled_households_take_the_fast_path():
+    from sync import identity
+    from support.households import household_answers
+
+    answers = household_answers()
+    assert identity._orjson_exact({**{k: ITEM[k] for k in ("form_id", "area")}, "answers": answers})
+    assert content_hash({**ITEM, "answers": answers}) == _frozen_content_hash({**ITEM, "answers": answers})
