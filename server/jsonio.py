@@ -40,10 +40,14 @@ def nfc_deep(value: Any, path: str = "") -> Any:
     paths, for the error (building every path up front cost more than the normalisation).
     """
     try:
-        return _nfc(value)
-    except _Nul:
-        _nfc_with_paths(value, path)
-        raise AssertionError("a NUL was found but not located") from None
+        try:
+            return _nfc(value)
+        except _Nul:
+            _nfc_with_paths(value, path)
+            raise AssertionError("a NUL was found but not located") from None
+    except RecursionError:
+        # orjson accepts 1,024 levels of nesting, Python's stack fewer: no form nests like that.
+        raise invalid(path, "too_deep", "The JSON is nested too deeply.") from None
 
 
 class _Nul(Exception):

@@ -339,3 +339,13 @@ def test_a_tampered_or_foreign_cursor_is_410(client, admin, accounts):
     # A cursor made for another list is not accepted here.
     devices_like = client.get("/api/v1/areas?limit=1", headers=admin).get_json()["next_cursor"]
     problem(client.get("/api/v1/users", headers=admin, query_string={"cursor": devices_like}), 410, "cursor.invalid")
+
+
+@pytest.mark.parametrize("url", ["/api/v1/auth/login", "/api/v1/sync/push", "/api/v1/forms"])
+def test_absurdly_nested_json_is_4xx_not_500(client, accounts, url):
+    headers = accounts.headers("admin") if url.endswith("forms") else accounts.headers("enumerator", ["01-00004-a"])
+    deep = "[" * 1000 + "]" * 1000
+    body = f'{{"username": "a", "password": "b", "device_id": "x", "submissions": [{{"answers": {deep}}}], "x": {deep}}}'
+    response = client.post(url, data=body.encode(), content_type="application/json", headers=headers)
+    assert 400 <= response.status_code < 500, (response.status_code, response.get_data(as_text=True)[:300])
+    assert response.mimetype == "application/problem+json"
