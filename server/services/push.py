@@ -691,7 +691,7 @@ def _queue_conflict(ctx, household, item, area, conflicts) -> uuid.UUID | None:
 def _merge_into_household(ctx, household, item, answers, outputs, year, area, *, edit_base, form, parameters):
     """Create or merge the household record; returns it and the merge's conflicts."""
     sid, base_rev = item["id"], item["household_rev"]
-    conflicts = ()
+    conflicts, record_outputs = (), outputs
     if household is None:
         household = Household(id=item["household_id"], area_code=area.code, rev=1, answers=answers,
                               form_id=item["form_id"], form_version=item["form_version"], created_at=ctx.now)
@@ -711,17 +711,19 @@ def _merge_into_household(ctx, household, item, answers, outputs, year, area, *,
                                 without_calculations(form, answers), keyed_repeats=keys)
         recomputed = evaluate_submission(form, merge.answers, parameters=parameters, today=ctx.now.date())
         merged_answers = merge.answers if recomputed.errors else recomputed.answers
+        record_outputs = outputs if recomputed.errors else dict(recomputed.outputs)
         merged = not merge.fast_forward
         household.rev += 1
         household.answers = merged_answers
         household.form_id, household.form_version = item["form_id"], item["form_version"]
         household.area_code = area.code
         conflicts = merge.conflicts
-    household.household_code = str(outputs.get("household_code") or "") or household.household_code
-    head = outputs.get("head_name")
+    # The record shows what its own (merged) answers give, not only the latest visit's.
+    household.household_code = str(record_outputs.get("household_code") or "") or household.household_code
+    head = record_outputs.get("head_name")
     if head:
         household.head_name, household.head_name_folded = str(head), fold(str(head))
-    household.classification = outputs.get("classification") or household.classification
+    household.classification = record_outputs.get("classification") or household.classification
     household.updated_at = ctx.now
     db.session.flush()
     db.session.add(HouseholdRevision(household_id=household.id, rev=household.rev, answers=merged_answers,

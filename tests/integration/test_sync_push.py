@@ -304,3 +304,23 @@ def test_area_type_must_be_the_communes(client, phone):
     result = push(client, phone, [submission(VILLAGE_A, answers=household_answers(area_type="urban"))])[0]
     assert result["status"] == "rejected"
     assert [(e["path"], e["code"]) for e in result["errors"]] == [("answers/area_type", "area_type_mismatch")]
+
+
+def test_household_classification_follows_its_merged_answers(client, app, accounts, phone):
+    first = submission(VILLAGE_A)
+    push(client, phone, [first])
+    hid = first["household_id"]
+    other = accounts.headers("enumerator", [VILLAGE_A], device_id="phone-a9")
+    # Phone A records a much lower income (72 M a year for 4 people: 1.5 M a month, at the rural line).
+    poorer = push(client, phone, [submission(VILLAGE_A, household_id=hid, household_rev=1,
+                                             answers=household_answers(income_agriculture=72000000))])[0]
+    assert poorer["outputs"]["classification"] in {"poor", "near_poor"}
+    # Phone B, from the stale revision 1, only corrects the floor area: its own visit is not poor,
+    # but the merged record keeps A's income, so the record stays poor or near-poor.
+    late = push(client, other, [submission(VILLAGE_A, household_id=hid, household_rev=1,
+                                           answers=household_answers(floor_area=61))], device_id="phone-a9")[0]
+    assert late["outputs"]["classification"] == "not_poor" and "conflict_id" not in late
+    with app.app_context():
+        record = db.session.get(Household, uuid.UUID(hid))
+        assert record.answers["income_agriculture"] == 72000000 and record.answers["floor_area"] == 61
+        assert record.classification == poorer["outputs"]["classification"]
