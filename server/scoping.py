@@ -46,6 +46,10 @@ class Scope:
             for root in self.roots
         ))
 
+    def provinces(self) -> list[str]:
+        """The provinces the scope lies in (empty for a national scope)."""
+        return sorted({province_of(root) for root in self.roots or ()})
+
     def ancestors(self) -> set[str]:
         """Codes above the scope roots (visible for navigation, not their other children)."""
         out: set[str] = set()
@@ -53,6 +57,11 @@ class Scope:
             parts = root.split("-")
             out.update("-".join(parts[:i]) for i in range(1, len(parts)))
         return out
+
+
+def province_of(code: str) -> str:
+    """The province containing an area: codes are hierarchical (01 -> 01-00004 -> 01-00004-t01)."""
+    return code.split("-")[0]
 
 
 def _escape_like(value: str) -> str:

@@ -168,8 +168,8 @@ def get_parameters(args, form_id, version):
     row = service.get_version(user, form_id, version)
     province = args["province"]
     scope = scope_of(user)
-    if province is None and scope.roots and len({r.split("-")[0] for r in scope.roots}) == 1:
-        province = scope.roots[0].split("-")[0]
+    if province is None and len(scope.provinces()) == 1:
+        province = scope.provinces()[0]
     if province is not None and not (scope.covers(province) or province in scope.ancestors()):
         raise Problem("auth.forbidden", f"Province {province!r} is outside your areas.")
     return {"form_id": form_id, "version": version, "province": province,

@@ -6,6 +6,7 @@ import orjson
 from flask import Response, current_app, request, send_file
 from marshmallow import Schema, ValidationError, fields, validate
 
+from server.api.auth import DEVICE_ID
 from server.api.common import page_limit
 from server.errors import Problem, flatten_messages, invalid
 from server.http import accepts
@@ -19,7 +20,6 @@ from sync.limits import ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES, MAX_ITEMS_PER_PU
 
 blp = ApiBlueprint("sync", __name__, url_prefix="/api/v1", description="The phone's sync: push, attachments, pull")
 
-DEVICE_ID = validate.Regexp(r"^[A-Za-z0-9._:-]{1,64}$", error="1-64 characters: letters, digits, . _ : -")
 
 
 class PendingIn(Schema):

@@ -46,7 +46,7 @@ def _after(columns: tuple, pos) -> sa.ColumnElement[bool]:
 
 def _forms(user: User) -> list[dict]:
     scope = scope_of(user)
-    provinces = sorted({root.split("-")[0] for root in scope.roots or ()})
+    provinces = scope.provinces()
     rows = db.session.execute(sa.select(FormVersion).where(FormVersion.state != "draft")
                               .order_by(FormVersion.form_id, FormVersion.created_at)).scalars()
     out = []

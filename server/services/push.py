@@ -51,7 +51,7 @@ from server.models import (
     User,
 )
 from server.jsonio import nfc_deep
-from server.scoping import Scope, scope_of
+from server.scoping import Scope, province_of, scope_of
 from server.services import forms as form_service
 from server.services.areas import area_type_on, commune_of
 from server.text import fold
@@ -198,7 +198,7 @@ def _area(ctx: PushContext, code: str) -> Area | None:
 
 
 def _parameters(ctx: PushContext, version: FormVersion, area_code: str) -> dict:
-    key = (version.id, area_code.split("-")[0])
+    key = (version.id, province_of(area_code))
     if key not in ctx.parameters:
         ctx.parameters[key] = form_service.effective_parameters(version, key[1])
     return ctx.parameters[key]
@@ -218,16 +218,6 @@ def _stored(submission_id: uuid.UUID) -> tuple[Submission | None, StoredSubmissi
                                      .where(SubmissionRevision.submission_id == submission_id)).all())
     return row, StoredSubmission(current_rev=row.rev, revisions=hashes, household_id=str(row.household_id),
                                  form_id=row.form_id)
-
-
-def missing_attachments(submission_id: uuid.UUID) -> list[str]:
-    rows = db.session.execute(
-        sa.select(SubmissionAttachment.sha256)
-        .outerjoin(Attachment, Attachment.sha256 == SubmissionAttachment.sha256)
-        .where(SubmissionAttachment.submission_id == submission_id, Attachment.sha256.is_(None))
-        .order_by(SubmissionAttachment.sha256)
-    ).scalars()
-    return list(rows)
 
 
 def push(user: User, device_id: str | None, submissions: list[Any], pending: dict | None,

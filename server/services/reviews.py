@@ -13,7 +13,7 @@ from server.db import db, utcnow
 from server.errors import Problem, invalid
 from server.models import Conflict, FormVersion, Household, HouseholdRevision, Submission, SubmissionReview, User
 from server.pagination import Page, paginate
-from server.scoping import Scope
+from server.scoping import Scope, province_of
 from server.services import audit
 from server.services import forms as form_service
 from sync.resolve import PathError, set_path
@@ -119,7 +119,7 @@ def resolve(scope: Scope, supervisor: User, conflict_id: uuid.UUID, *, choices: 
     version = db.session.execute(sa.select(FormVersion).where(
         FormVersion.form_id == household.form_id, FormVersion.version == household.form_version)).scalar_one()
     result = evaluate_submission(form_service.definition_of(version), answers,
-                                 parameters=form_service.effective_parameters(version, household.area_code.split("-")[0]),
+                                 parameters=form_service.effective_parameters(version, province_of(household.area_code)),
                                  today=utcnow().date())
     if result.errors:
         raise Problem("request.invalid", "The chosen values do not make a valid household.",
