@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,18 +25,64 @@ def cursor_key() -> bytes:
     return current_app.config["SECRET_KEY"].encode()
 
 
+# A cursor carries its position as JSON; these turn it back into the key column's Python type.
+# A value that is not one (a cursor written by an older release, or forged with a leaked key)
+# must be a 410, not a database error: SQLite's Uuid wants a UUID object, PostgreSQL refuses
+# to compare text with a number, NUL in text, or integers beyond 64 bits.
+
+def _uuid_after(value: Any) -> uuid.UUID:
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            pass
+    raise CursorError("The cursor's position is not a UUID.")
+
+
+def _int_after(value: Any) -> int:
+    if type(value) is int and -(2**63) <= value < 2**63:
+        return value
+    raise CursorError("The cursor's position is not an integer.")
+
+
+def _str_after(value: Any) -> str:
+    if isinstance(value, str) and "\x00" not in value:
+        return value
+    raise CursorError("The cursor's position is not a string.")
+
+
+_AFTER: dict[type, Callable[[Any], Any]] = {uuid.UUID: _uuid_after, int: _int_after, str: _str_after}
+
+
+def _after_parser(key: sa.ColumnElement) -> Callable[[Any], Any]:
+    try:
+        return _AFTER[key.type.python_type]
+    except (KeyError, NotImplementedError):
+        # Checked on every page, not only when a cursor comes back, so a new list keyed on
+        # another type fails on its first request, in its first test.
+        raise TypeError(f"paginate() cannot key a cursor on {key.type!r}; add a parser to _AFTER") from None
+
+
 def paginate(query: sa.Select, *, key: sa.ColumnElement, cursor: str | None, limit: int, purpose: str) -> Page:
     """Order ``query`` by the unique ``key`` column and return one page after ``cursor``."""
+    parse_after = _after_parser(key)
     if cursor:
         try:
-            after = decode_cursor(cursor, cursor_key(), purpose=purpose)["after"]
+            payload = decode_cursor(cursor, cursor_key(), purpose=purpose)
+            if not isinstance(payload, dict) or "after" not in payload:
+                raise CursorError("The cursor has no position.")
+            after = parse_after(payload["after"])
         except CursorError as exc:
             raise Problem("cursor.invalid", str(exc)) from exc
+        except (KeyError, TypeError, ValueError) as exc:
+            # Signed but not the shape decode_cursor expects (not JSON, no "p" or "t").
+            raise Problem("cursor.invalid", "The cursor is malformed.") from exc
         query = query.where(key > after)
     rows = db.session.execute(query.order_by(key).limit(limit + 1)).scalars().all()
     items = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
         last = getattr(items[-1], key.key)
-        next_cursor = encode_cursor({"after": last}, cursor_key(), purpose=purpose)
+        next_cursor = encode_cursor({"after": str(last) if isinstance(last, uuid.UUID) else last},
+                                    cursor_key(), purpose=purpose)
     return Page(items=items, next_cursor=next_cursor)
