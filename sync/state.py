@@ -1,130 +1,223 @@
-"""A reference model of the server's sync state, built only from ``identity``, ``decisions``
-and ``merge``: what the real server must do, minus validation, areas, reviews and I/O.
-The property tests drive it; the server's integration tests can compare against it.
+"""The in-memory model of the server's sync state: the same core (``sync.core``), with dicts
+for tables.
 
-Per pushed item, in order (each item stands alone; one bad item never blocks the rest):
+It reads a snapshot from its dicts, calls the core and applies the effects, as the server does
+with its database (``server/services/push.py`` and ``effects.py``). The property tests drive
+it; the drift guard (``tests/integration/test_sync_drift.py``) sends the same batches to it and
+to the real server and compares every reply and the final stored state.
 
-1. ``decide`` against the stored submission. DUPLICATE answers what the first acceptance
-   of that (id, rev) answered, with outcome DUPLICATE; REJECTED and CONFLICT change nothing.
-2. ACCEPTED / EDIT: merge the answers into the household record. The base is
-   * for a submission's first accepted revision: the household's answers at
-     ``household_rev`` (None when null or a revision the server never had: "no common
-     ancestor", so differing fields conflict rather than overwrite);
-   * for an EDIT: the answers of the submission's previous stored revision. The edit was made
-     on the phone from that revision, so a field it did not touch again keeps whatever the
-     household holds now (including the outcome of an earlier conflict) and is not raised again.
-3. A new household starts at revision 1; an existing one gets a new revision only when its
-   answers changed. Every field conflict is queued with the submission id and rev, and every
-   accepted revision is kept verbatim: nothing a phone sent is dropped.
+What the model leaves to the server: an item that ``sync.items.parse`` does not take is
+answered ``rejected`` with code ``invalid`` (the server's schema names the field and says why),
+and text is not NFC-normalised (the server does it before anything else).
+
+The world around sync (which areas exist and whose they are, form versions and their
+evaluators, the communes' rural/urban setting, which attachments arrived) is given as ``World``.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Mapping
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-from sync.decisions import Outcome, StoredSubmission, decide
-from sync.identity import content_hash
-from sync.merge import FieldConflict, merge_household
+from sync import core, items
+from sync.items import Item
 
-__all__ = ["HouseholdRecord", "PushResult", "QueuedConflict", "SubmissionRecord", "SyncState", "apply_push"]
-
-_STATUS = {Outcome.ACCEPTED: "accepted", Outcome.EDIT: "accepted", Outcome.DUPLICATE: "duplicate",
-           Outcome.CONFLICT: "conflict", Outcome.REJECTED: "rejected"}
+__all__ = ["HouseholdRecord", "PlainEvaluator", "SubmissionRecord", "SyncState", "World", "apply_push"]
 
 
-@dataclass(frozen=True)
-class PushResult:
-    id: str
-    outcome: Outcome
-    rev: int
-    code: str | None = None
-    detail: str | None = None
-    household_rev: int | None = None  # the household's revision after this item
-    conflicts: tuple[str, ...] = ()  # paths queued for a supervisor
+class PlainEvaluator:
+    """A form with no rules: every answer valid, nothing calculated (for the property tests)."""
 
-    @property
-    def status(self) -> str:
-        """The HTTP API's ``status`` (an edit is reported as ``accepted``)."""
-        return _STATUS[self.outcome]
+    area_type_field = None
+
+    def __init__(self, keyed_repeats: Mapping[str, str] | None = None):
+        self.keyed_repeats = dict(keyed_repeats or {})
+
+    def evaluate(self, answers: Mapping, on: dt.date) -> core.Evaluation:
+        return core.Evaluation(copy.deepcopy(dict(answers)), {}, {}, [], [])
+
+    def answered(self, answers: Mapping) -> dict:
+        return dict(answers)
 
 
-@dataclass(frozen=True)
-class QueuedConflict:
-    submission_id: str
-    rev: int
-    conflict: FieldConflict
+@dataclass
+class World:
+    """What the server knows besides sync state, as the model needs it."""
+
+    forms: dict[tuple[str, str], core.FormState] = field(default_factory=dict)
+    area_exists: Callable[[str], bool] = lambda code: True
+    covers: Callable[[str, str], bool] = lambda user_id, code: True  # (user, area code)
+    area_type: Callable[[str, dt.date], str | None] = lambda code, on: None
+    present_attachments: set[str] = field(default_factory=set)
+    earliest_visit: dt.date = dt.date(2020, 1, 1)
+
+    @classmethod
+    def plain(cls, keyed_repeats: Mapping[str, str] | None = None, form_id: str = "f", versions=("1",)) -> World:
+        evaluator = PlainEvaluator(keyed_repeats)
+        return cls(forms={(form_id, v): core.FormState("published", evaluator) for v in versions})
 
 
 @dataclass
 class SubmissionRecord:
     household_id: str
     form_id: str
-    contents: dict[int, dict] = field(default_factory=dict)  # rev -> the item as received
-    hashes: dict[int, str] = field(default_factory=dict)  # rev -> content hash
-    results: dict[int, PushResult] = field(default_factory=dict)  # rev -> first answer
+    form_version: str
+    area_code: str
+    enumerator_id: str
+    rev: int
+    answers: dict
+    finished_at: dt.datetime | None
+    received_at: dt.datetime
+    household_rev_base: int | None
+    attachments: tuple[items.Attachment, ...]
+    review_state: str = "received"
+    revisions: dict[int, dict] = field(default_factory=dict)  # rev -> what was stored
 
-    @property
-    def current_rev(self) -> int:
-        return max(self.hashes)
-
-    def stored(self) -> StoredSubmission:
-        return StoredSubmission(self.current_rev, dict(self.hashes), self.household_id, self.form_id)
+    def state(self, covered: bool) -> core.SubmissionState:
+        return core.SubmissionState(
+            current_rev=self.rev, revisions={r: v["content_hash"] for r, v in self.revisions.items()},
+            household_id=self.household_id, form_id=self.form_id, form_version=self.form_version,
+            area_code=self.area_code, enumerator_id=self.enumerator_id, in_scope=covered, answers=self.answers,
+            finished_at=self.finished_at, received_at=self.received_at, household_rev_base=self.household_rev_base,
+            attachments=self.attachments)
 
 
 @dataclass
 class HouseholdRecord:
     rev: int
     answers: dict
-    history: dict[int, dict]  # rev -> answers
-    conflicts: list[QueuedConflict] = field(default_factory=list)
+    area_code: str
+    form_id: str
+    form_version: str
+    household_code: str | None
+    head_name: str | None
+    classification: str | None
+    history: dict[int, dict] = field(default_factory=dict)  # rev -> answers
 
 
 @dataclass
 class SyncState:
+    world: World = field(default_factory=World.plain)
     submissions: dict[str, SubmissionRecord] = field(default_factory=dict)
     households: dict[str, HouseholdRecord] = field(default_factory=dict)
-    keyed_repeats: Mapping[str, str] = field(default_factory=dict)
+    years: dict[tuple[str, int], dict] = field(default_factory=dict)
+    conflicts: dict[str, dict] = field(default_factory=dict)
+
+    def __eq__(self, other: object) -> bool:  # the world is configuration, not state
+        return isinstance(other, SyncState) and self.stored() == other.stored()
+
+    def stored(self) -> tuple:
+        return self.submissions, self.households, self.years, self.conflicts
 
 
-def apply_push(state: SyncState, items: Iterable[Mapping]) -> list[PushResult]:
-    """Apply one pushed batch to ``state`` (in place); one result per item, in order."""
-    return [_apply_item(state, item) for item in items]
+def _rejected(raw: Any, errors: list[dict]) -> dict:
+    raw_id = raw.get("id") if isinstance(raw, Mapping) else None
+    return {"id": str(raw_id) if raw_id is not None else None, "status": "rejected", "errors": errors}
 
 
-def _apply_item(state: SyncState, item: Mapping) -> PushResult:
-    sid, rev, hid = item["id"], item["rev"], item["household_id"]
-    record = state.submissions.get(sid)
-    chash = content_hash(item)
-    decision = decide(record.stored() if record else None, rev=rev, content_hash=chash,
-                      household_id=hid, form_id=item["form_id"])
-    if decision.outcome is Outcome.DUPLICATE:
-        return replace(record.results[rev], outcome=Outcome.DUPLICATE)
-    if decision.outcome not in (Outcome.ACCEPTED, Outcome.EDIT):
-        return PushResult(sid, decision.outcome, rev, decision.code, decision.detail)
+def apply_push(state: SyncState, raw_items: Iterable[Any], *, user_id: str = "u1", device_id: str | None = "d1",
+               now: dt.datetime | None = None) -> list[dict]:
+    """Apply one pushed batch to ``state`` (in place); one reply per item, in order."""
+    actor = core.Actor(user_id, device_id, now or dt.datetime.now(dt.UTC), state.world.earliest_visit)
+    return [_apply_item(state, raw, actor) for raw in raw_items]
 
-    household = state.households.get(hid)
-    if record is not None:  # an edit: the phone changed its own previous revision
-        base = record.contents[record.current_rev].get("answers") or {}
-    elif household is not None:
-        base = household.history.get(item.get("household_rev"))
+
+def _apply_item(state: SyncState, raw: Any, actor: core.Actor) -> dict:
+    deep = items.nesting_error(raw)
+    if deep:
+        return _rejected(raw, deep)
+    item = items.parse(raw)
+    if item is None:
+        return _rejected(raw, [{"path": "", "code": "invalid", "message": "Not a valid item."}])
+    decided = core.push_item(item, snapshot(state, item, actor), actor)
+    apply_effects(state, decided.effects, actor.now)
+    return decided.reply
+
+
+def snapshot(state: SyncState, item: Item, actor: core.Actor) -> core.Snapshot:
+    world = state.world
+    area = ("unknown" if not world.area_exists(item.area)
+            else "ok" if world.covers(actor.user_id, item.area) else "outside")
+    record = state.submissions.get(str(item.id))
+    submission = record.state(world.covers(actor.user_id, record.area_code)) if record else None
+    house = state.households.get(str(item.household_id))
+    household = year = None
+    day = core.visit_day(item, actor)
+    if house is not None:
+        base = house.history.get(item.household_rev) if item.household_rev is not None else None
+        household = core.HouseholdState(house.rev, house.answers, house.area_code,
+                                        world.covers(actor.user_id, house.area_code), house.household_code,
+                                        house.head_name, house.classification, base)
+        if day is not None:
+            row = state.years.get((str(item.household_id), day.year))
+            year = core.YearState(row["submission_id"], row["visit_at"]) if row else None
+    return core.Snapshot(area=area, form=world.forms.get((item.form_id, item.form_version)), submission=submission,
+                         household=household, year=year,
+                         area_type=world.area_type(item.area, day) if day is not None and area == "ok" else None,
+                         present_attachments=frozenset(world.present_attachments))
+
+
+def apply_effects(state: SyncState, effects: Iterable[core.Effect], now: dt.datetime) -> None:
+    for effect in effects:
+        if isinstance(effect, core.HouseholdWrite):
+            record = HouseholdRecord(effect.rev, copy.deepcopy(effect.answers), effect.area_code, effect.form_id,
+                                     effect.form_version, effect.household_code, effect.head_name,
+                                     effect.classification)
+            old = state.households.get(str(effect.id))
+            record.history = {**(old.history if old else {}), effect.rev: record.answers}
+            state.households[str(effect.id)] = record
+        elif isinstance(effect, core.SubmissionWrite):
+            _store_submission(state, effect, now)
+        elif isinstance(effect, core.YearWrite):
+            state.years[(str(effect.household_id), effect.year)] = {
+                "submission_id": str(effect.submission_id), "visit_at": effect.visit_at, "area_code": effect.area_code,
+                "classification": effect.record.classification}
+        elif isinstance(effect, core.ConflictQueued):
+            state.conflicts[str(effect.id)] = {"household_id": str(effect.household_id),
+                                               "submission_id": str(effect.submission_id),
+                                               "submission_rev": effect.submission_rev,
+                                               "household_rev": effect.household_rev, "status": "open",
+                                               "fields": copy.deepcopy(list(effect.fields))}
+        elif isinstance(effect, core.ConflictResolved):
+            state.conflicts[str(effect.id)] |= {"status": "resolved", "resolution": copy.deepcopy(effect.resolution)}
+        else:  # pragma: no cover
+            raise TypeError(f"no writer for {type(effect).__name__}")
+
+
+def _store_submission(state: SyncState, s: core.SubmissionWrite, now: dt.datetime) -> None:
+    old = state.submissions.get(str(s.id))
+    if old is None:
+        record = SubmissionRecord(str(s.household_id), s.form_id, s.form_version, s.area_code, s.enumerator_id,
+                                  s.rev, copy.deepcopy(s.answers), s.finished_at, now, s.household_rev_base,
+                                  s.attachments)
     else:
-        base = None
-    merged = merge_household(base, household.answers if household else None, item.get("answers") or {},
-                             keyed_repeats=state.keyed_repeats)
-    if household is None:
-        household = state.households[hid] = HouseholdRecord(1, merged.answers, {1: merged.answers})
-    elif merged.changed_paths:
-        household.rev += 1
-        household.answers = household.history[household.rev] = merged.answers
-    household.conflicts.extend(QueuedConflict(sid, rev, c) for c in merged.conflicts)
+        record = replace(old, form_version=s.form_version, area_code=s.area_code, rev=s.rev,
+                         answers=copy.deepcopy(s.answers), attachments=s.attachments,
+                         finished_at=s.finished_at if s.source == "phone" else old.finished_at,
+                         review_state="received" if s.review_reset else old.review_state,
+                         revisions=dict(old.revisions))
+    record.revisions[s.rev] = {"content_hash": s.content_hash, "answers": copy.deepcopy(s.answers),
+                               "source": s.source, "author_id": s.author_id, "household_rev_base": s.household_rev_base}
+    state.submissions[str(s.id)] = record
 
-    if record is None:
-        record = state.submissions[sid] = SubmissionRecord(hid, item["form_id"])
-    record.contents[rev] = copy.deepcopy(dict(item))
-    record.hashes[rev] = chash
-    result = PushResult(sid, decision.outcome, rev, household_rev=household.rev,
-                        conflicts=tuple(c.path for c in merged.conflicts))
-    record.results[rev] = result
-    return result
+
+def correct(state: SyncState, submission_id: str, changes: Mapping[str, Any], reason: str, *,
+            user_id: str = "supervisor", now: dt.datetime | None = None) -> dict:
+    """A supervisor's correction (``core.correct``) applied to the model."""
+    actor = core.Actor(user_id, None, now or dt.datetime.now(dt.UTC), state.world.earliest_visit)
+    record = state.submissions[submission_id]
+    house = state.households[record.household_id]
+    visit_at = record.finished_at or record.received_at
+    year = state.years.get((record.household_id, core.visit_date(visit_at).year))
+    snap = core.Snapshot(
+        area="ok", form=state.world.forms[(record.form_id, record.form_version)], submission=record.state(True),
+        household=core.HouseholdState(house.rev, house.answers, house.area_code, True, house.household_code,
+                                      house.head_name, house.classification),
+        year=core.YearState(year["submission_id"], year["visit_at"]) if year else None)
+    decided = core.correct(uuid.UUID(submission_id), changes, reason, snap, actor)
+    apply_effects(state, decided.effects, actor.now)
+    return decided.reply

@@ -12,7 +12,7 @@ from server.errors import Problem, flatten_messages, invalid
 from server.http import accepts
 from server.jsonio import ApiBlueprint, nfc_deep
 from server.scoping import scope_of
-from server.security.current import current_user, requires
+from server.security.current import current_session, current_user, requires
 from server.services import attachments as attachment_service
 from server.services import pull as pull_service
 from server.services import push as push_service
@@ -133,8 +133,8 @@ def push():
         errors = flatten_messages(exc.messages)
         raise Problem("request.invalid", "; ".join(f"{e['path']}: {e['message']}" for e in errors[:5]),
                       errors=errors) from exc
-    return push_service.push(current_user(), envelope["device_id"], envelope["submissions"], envelope["pending"],
-                             envelope["app_version"])
+    return push_service.push(current_user(), current_session().device_id, envelope["device_id"],
+                             envelope["submissions"], envelope["pending"], envelope["app_version"])
 
 
 @blp.route("/sync/pull", methods=["GET"])

@@ -8,6 +8,7 @@ from server.models.forms import VERSION_STATES, FormVersion, ParameterSet
 from server.models.sync import (
     REVIEW_STATES,
     Attachment,
+    Change,
     Conflict,
     Household,
     HouseholdRevision,
@@ -22,6 +23,7 @@ from server.models.sessions import AuthSession, LoginThrottle, RefreshToken
 __all__ = [
     "REVIEW_STATES",
     "Attachment",
+    "Change",
     "Conflict",
     "Household",
     "HouseholdRevision",

@@ -48,13 +48,15 @@ class HouseholdRevision(db.Model):
 
 
 class HouseholdYear(db.Model):
-    """The household's classification in one review year (the latest submission of that year)."""
+    """The household's classification in one review year (the year's latest visit)."""
 
     __tablename__ = "household_years"
 
     household_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("households.id"), primary_key=True)
     year: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     submission_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    # The visit that holds the row: the year's latest visit by this time, not by arrival.
+    visit_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     area_code: Mapped[str] = mapped_column(sa.String(64), index=True)
     classification: Mapped[str | None] = mapped_column(sa.Text)
     deprivation_count: Mapped[int | None] = mapped_column(sa.BigInteger)
@@ -175,3 +177,26 @@ class SubmissionReview(db.Model):
     comment: Mapped[str | None] = mapped_column(sa.Text)
     reviewer_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Change(db.Model):
+    """The change feed that pull reads: one row per household revision or review outcome.
+
+    Rows are read in commit order: on PostgreSQL by ``(xid, seq)`` below the oldest running
+    transaction (``xid`` is the writing transaction's id, set by the column default), on SQLite
+    by ``seq`` alone (``xid`` 0; writers are serialised, so ``seq`` is commit order).
+    """
+
+    __tablename__ = "changes"
+
+    seq: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+                                     autoincrement=True)
+    xid: Mapped[int] = mapped_column(sa.BigInteger, server_default=sa.FetchedValue())  # see 0006
+    kind: Mapped[str] = mapped_column(sa.String(16))  # household | review
+    entity_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    rev: Mapped[int] = mapped_column(sa.Integer)
+    area_code: Mapped[str] = mapped_column(sa.String(64))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)  # reviews: the enumerator told
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (sa.Index("ix_changes_xid_seq", "xid", "seq"),)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,7 @@ from server.db import db
 from server.errors import Problem
 from server.models import ROLES, AuthSession, User
 from server.security.tokens import decode_access_token
+from server.services import audit
 
 PUBLIC_ATTRIBUTE = "_rasoat_public"
 ROLES_ATTRIBUTE = "_rasoat_roles"
@@ -44,6 +46,9 @@ def _authenticate() -> User:
         raise Problem("auth.invalid_token", "The account is deactivated.")
     g.user = user
     g.auth_session = session
+    # The caller is the actor of what this request audits (unless a service names another).
+    unit_of_work = db.session()
+    audit.set_origin(unit_of_work, dataclasses.replace(audit.origin_of(unit_of_work), user=user))
     # Read now, while loaded: after the view's commit the user is expired, and the request log
     # would otherwise query it again just for its name.
     g.username = user.username
@@ -79,3 +84,8 @@ def public(view: Callable) -> Callable:
 
 def current_user() -> User:
     return g.user
+
+
+def current_session() -> AuthSession:
+    """The session the caller's token belongs to (its device, its expiry)."""
+    return g.auth_session

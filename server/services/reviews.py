@@ -8,15 +8,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from forms.answers import evaluate_submission
 from server.db import db, utcnow
 from server.errors import Problem, invalid
-from server.models import Conflict, FormVersion, Household, HouseholdRevision, Submission, SubmissionReview, User
+from server.models import Conflict, FormVersion, Household, Submission, SubmissionReview, User
 from server.pagination import Page, paginate
-from server.scoping import Scope, province_of
-from server.services import audit
-from server.services import forms as form_service
-from sync.resolve import PathError, set_path
+from server.scoping import Scope
+from server.services import audit, changes, effects
+from server.services.evaluation import Evaluators
+from server.services.snapshots import household_state
+from sync import core
 
 ACTIONS = {"approve": "approved", "reject": "rejected", "request_changes": "changes_requested"}
 
@@ -57,6 +57,8 @@ def review(scope: Scope, reviewer: User, submission_id: uuid.UUID, *, action: st
     db.session.add(SubmissionReview(submission_id=submission.id, rev=submission.rev, action=action,
                                     state=submission.review_state, comment=submission.review_comment,
                                     reviewer_id=reviewer.id, created_at=now))
+    changes.record([changes.review_row(submission.id, submission.rev, submission.enumerator_id, submission.area_code,
+                                       at=now)])
     audit.record(f"submission.{action}", actor=reviewer, target_type="submission", target_id=submission.id,
                  area_code=submission.area_code, rev=submission.rev, comment=submission.review_comment)
     db.session.commit()
@@ -91,51 +93,28 @@ def get_conflict(scope: Scope, conflict_id: uuid.UUID, *, lock: bool = False) ->
 
 def resolve(scope: Scope, supervisor: User, conflict_id: uuid.UUID, *, choices: dict[str, Any],
             comment: str | None) -> tuple[Conflict, Household]:
-    """Apply the supervisor's choice for every conflicting field; a new household revision."""
+    """Apply the supervisor's choice for every conflicting field (``sync.core.resolve_conflict``):
+    a new household revision, recomputed at the conflicting visit's date."""
     conflict = get_conflict(scope, conflict_id, lock=True)
     if conflict.status != "open":
         raise Problem("conflict.resolved", "This conflict was already resolved.")
-    by_path = {f["path"]: f for f in conflict.fields}
-    errors = [{"path": f"choices/{p}", "code": "unknown_path", "message": "Not a field of this conflict."}
-              for p in choices if p not in by_path]
-    errors += [{"path": f"choices/{p}", "code": "required", "message": "Choose current, incoming or a value."}
-               for p in by_path if p not in choices]
-    if errors:
-        raise Problem("request.invalid", errors[0]["message"], errors=errors)
-
     household = db.session.get(Household, conflict.household_id, with_for_update=True, populate_existing=True)
-    answers = household.answers
-    chosen: dict[str, Any] = {}
-    try:
-        for path, choice in choices.items():
-            if choice == "current":
-                continue  # the record already holds the current value
-            value = by_path[path]["incoming"] if choice == "incoming" else choice["value"]
-            chosen[path] = value
-            answers = set_path(answers, path, value)
-    except PathError as exc:
-        raise invalid(f"choices/{path}", "unknown_path", f"Cannot apply: {exc}") from exc
-
+    visit = db.session.execute(sa.select(Submission.finished_at, Submission.received_at)
+                               .where(Submission.id == conflict.submission_id)).one()
     version = db.session.execute(sa.select(FormVersion).where(
         FormVersion.form_id == household.form_id, FormVersion.version == household.form_version)).scalar_one()
-    result = evaluate_submission(form_service.definition_of(version), answers,
-                                 parameters=form_service.effective_parameters(version, province_of(household.area_code)),
-                                 today=utcnow().date())
-    if result.errors:
-        raise Problem("request.invalid", "The chosen values do not make a valid household.",
-                      errors=[{**e.to_dict(), "path": f"answers/{e.path}"} for e in result.errors])
-    now = utcnow()
-    household.rev += 1
-    household.answers = result.answers
-    household.classification = result.outputs.get("classification") or household.classification
-    household.updated_at = now
-    db.session.add(HouseholdRevision(household_id=household.id, rev=household.rev, answers=result.answers,
-                                     submission_id=None, submission_rev=None, base_rev=conflict.household_rev,
-                                     merged=True, created_at=now))
-    conflict.status, conflict.resolved_by, conflict.resolved_at = "resolved", supervisor.id, now
-    conflict.resolution = {"choices": choices, "comment": (comment or "").strip() or None,
-                           "household_rev": household.rev}
+    try:
+        decided = core.resolve_conflict(
+            {"id": conflict.id, "fields": conflict.fields, "household_rev": conflict.household_rev}, choices, comment,
+            household.id, household_state(scope, household), Evaluators().of(version, household.area_code),
+            visit.finished_at or visit.received_at, area_code=household.area_code, form_id=household.form_id,
+            form_version=household.form_version, resolved_by=str(supervisor.id))
+    except core.Refused as exc:
+        raise Problem("request.invalid", str(exc), errors=exc.errors) from exc
+    effects.write(effects.rows(decided.effects, utcnow()))
+    [resolved] = [e for e in decided.effects if isinstance(e, core.ConflictResolved)]
     audit.record("conflict.resolve", actor=supervisor, target_type="conflict", target_id=conflict.id,
-                 area_code=conflict.area_code, household_id=str(household.id), chosen=chosen)
+                 area_code=conflict.area_code, household_id=str(household.id), chosen=resolved.chosen)
     db.session.commit()
-    return conflict, household
+    return (db.session.get(Conflict, conflict.id, populate_existing=True),
+            db.session.get(Household, household.id, populate_existing=True))

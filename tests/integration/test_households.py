@@ -15,15 +15,17 @@ def push(client, headers, items, device_id):
 
 @pytest.fixture()
 def visited(client, accounts):
-    """A household visited in 2026 (2022 standard) and again in 2027 (new standard)."""
+    """A household visited in 2025 (2022 standard) and again in 2026 with the new standard's form
+    (a visit may not be dated ahead of the server's clock)."""
     phone = accounts.headers("enumerator", [VILLAGE_A], device_id="hh-a")
     content, sha = photo(b"house photo bytes")
     first = submission(VILLAGE_A, answers=household_answers(head_name="Đỗ Thị Hoà", house_photo=f"sha256:{sha}"),
-                       attachments=[{"name": "house_photo", "sha256": sha, "size": len(content)}])
+                       attachments=[{"name": "house_photo", "sha256": sha, "size": len(content)}],
+                       started_at="2025-10-02T08:11:00+07:00", finished_at="2025-10-02T08:40:12+07:00")
     assert push(client, phone, [first], "hh-a")[0]["status"] == "accepted"
     later = submission(VILLAGE_A, year="2027", household_id=first["household_id"], household_rev=1,
                        answers=household_answers("2027", head_name="Đỗ Thị Hoà"),
-                       finished_at="2027-10-05T09:00:00+07:00")
+                       finished_at="2026-10-05T09:00:00+07:00")
     assert push(client, phone, [later], "hh-a")[0]["status"] == "accepted"
     return first, later, sha
 
@@ -34,7 +36,7 @@ def test_household_history_across_years(client, accounts, visited):
     body = client.get(f"/api/v1/households/{first['household_id']}", headers=supervisor).get_json()
     assert body["rev"] == 2 and body["area"] == VILLAGE_A and body["head_name"] == "Đỗ Thị Hoà"
     assert [r["rev"] for r in body["revisions"]] == [1, 2]
-    assert [y["year"] for y in body["years"]] == [2026, 2027]
+    assert [y["year"] for y in body["years"]] == [2025, 2026]
     assert all(y["classification"] in {"poor", "near_poor", "average", "not_poor"} for y in body["years"])
     assert {s["form_version"] for s in body["submissions"]} == {"2022.1", "2027.1"}
     assert body["conflicts"] == []
@@ -65,7 +67,7 @@ def test_submission_detail_shows_missing_attachments(client, accounts, visited):
 
 def test_submission_list_filters(client, accounts, visited):
     supervisor = accounts.headers("supervisor", [COMMUNE_X])
-    items = client.get("/api/v1/submissions?year=2027", headers=supervisor).get_json()["items"]
+    items = client.get("/api/v1/submissions?year=2026", headers=supervisor).get_json()["items"]
     assert [s["id"] for s in items] == [visited[1]["id"]]
     items = client.get("/api/v1/submissions?status=approved", headers=supervisor).get_json()["items"]
     assert items == []

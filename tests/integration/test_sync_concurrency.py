@@ -301,10 +301,14 @@ def test_the_server_really_runs_several_workers(live):
 
 
 @pytest.mark.parametrize("round_", range(3))
-def test_same_submission_from_every_phone_at_once_is_stored_once(live, round_):
+def test_same_submission_sent_many_times_at_once_is_stored_once(live, round_):
+    # A phone that retries while its first push is still running (a revision of a submission
+    # only ever comes from the enumerator who created it).
+    phone = live.phones[0]
+
     def make():
         item = submission(VILLAGE)
-        return [("POST", PUSH, phone.push_body([item]), phone.headers()) for phone in live.phones], item
+        return [("POST", PUSH, phone.push_body([item]), phone.headers()) for _ in live.phones], item
 
     answers, item = race(live.server, make)
     outcomes = [results(answer)[0] for answer in answers]
@@ -346,14 +350,17 @@ def test_two_visits_creating_the_same_household_at_once_are_both_kept(live, roun
     answers, (hid, a, b) = race(live.server, make)
     ra, rb = (results(answer)[0] for answer in answers)
     assert ra["status"] == rb["status"] == "accepted", (ra, rb)
-    assert sorted([ra["household_rev"], rb["household_rev"]]) == [1, 2]
-    (first, _), (second, second_result) = sorted([(a, ra), (b, rb)], key=lambda pair: pair[1]["household_rev"])
+    # The second to arrive changes nothing on the record (every differing answer conflicts), so
+    # the household stays at revision 1.
+    assert ra["household_rev"] == rb["household_rev"] == 1
+    assert sorted(["conflict_id" in ra, "conflict_id" in rb]) == [False, True], (ra, rb)
+    (first, _), (second, second_result) = sorted([(a, ra), (b, rb)], key=lambda pair: "conflict_id" in pair[1])
 
     assert counts_for(live, [a["id"], b["id"]], [hid]) == {
-        "submissions": 2, "submission_revisions": 2, "households": 1, "household_revisions": 2,
+        "submissions": 2, "submission_revisions": 2, "households": 1, "household_revisions": 1,
         "household_years": 1, "conflicts": 1}
     record = household(live, hid)
-    assert record["rev"] == 2 and record["revisions"] == [1, 2]
+    assert record["rev"] == 1 and record["revisions"] == [1]
     # Both submissions are stored whole, as sent.
     assert stored_answers(live, a["id"])["floor_area"] == 70
     assert stored_answers(live, b["id"])["floor_area"] == 20
@@ -539,3 +546,29 @@ def test_an_attachment_cut_mid_upload_leaves_nothing(live):
     assert not folder.exists() or list(folder.iterdir()) == []  # neither the file nor a temporary one
     # sent again, whole: stored
     assert send(live.server, "PUT", path, content, phone.headers("image/jpeg")).status == 201
+
+
+def test_two_first_logins_with_one_device_id_at_once_register_it_once(live):
+    """A device id belongs to the first user to log in with it, even when two users' first
+    logins arrive together: one registers it, the other is refused with auth.device_taken (not
+    a 500 from the colliding insert), and only the winner has a session on it."""
+    from server.models import AuthSession, Device
+
+    one, two = live.phones[0], live.phones[1]
+
+    def make():
+        device = f"contested-{uuid.uuid4().hex[:12]}"
+        return [("POST", "/api/v1/auth/login", json.dumps({"username": phone.username, "password": PASSWORD,
+                                                           "device_id": device}).encode(),
+                 {"Content-Type": "application/json"}) for phone in (one, two)], device
+
+    answers, device = race(live.server, make)
+    assert sorted(answer.status for answer in answers) == [200, 409], [a.body[:500] for a in answers]
+    winner = next(answer for answer in answers if answer.status == 200).json()["user"]
+    loser = next(answer for answer in answers if answer.status == 409).json()
+    assert loser["code"] == "auth.device_taken" and [e["path"] for e in loser["errors"]] == ["device_id"]
+    with live.engine.connect() as conn:
+        owner = conn.execute(sa.select(Device.user_id).where(Device.id == device)).scalar_one()
+        sessions = conn.execute(sa.select(AuthSession.user_id).where(AuthSession.device_id == device)).scalars().all()
+    assert str(owner) == winner["id"]
+    assert [str(user_id) for user_id in sessions] == [winner["id"]]

@@ -1,0 +1,45 @@
+"""The form engine as the sync core's injected evaluator: one form version, one province's
+parameters (``sync.core.Evaluator``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from forms.answers import evaluate_submission
+from forms.definition import FormDefinition
+from forms.inputs import without_calculations
+from server.models import FormVersion
+from server.scoping import province_of
+from server.services import forms as form_service
+from sync.core import Evaluation
+
+
+class FormEvaluator:
+    def __init__(self, definition: FormDefinition, parameters: Mapping):
+        self.definition, self.parameters = definition, parameters
+        self.keyed_repeats = definition.instance_keys
+        self.area_type_field = definition.outputs.get("area_type")
+
+    def evaluate(self, answers: Mapping, on: dt.date) -> Evaluation:
+        result = evaluate_submission(self.definition, answers, parameters=self.parameters, today=on)  # type: ignore[arg-type]
+        errors = [e.to_dict() | {"path": f"answers/{e.path}" if e.path else "answers"} for e in result.errors]
+        return Evaluation(result.answers, result.computed, dict(result.outputs), errors, result.attachments)
+
+    def answered(self, answers: Mapping) -> dict:
+        return without_calculations(self.definition, answers)
+
+
+class Evaluators:
+    """Evaluators by (version, province), made once per request."""
+
+    def __init__(self) -> None:
+        self._made: dict[tuple, FormEvaluator] = {}
+
+    def of(self, version: FormVersion, area_code: str) -> FormEvaluator:
+        key = (version.id, province_of(area_code))
+        made = self._made.get(key)
+        if made is None:
+            made = self._made[key] = FormEvaluator(form_service.definition_of(version),
+                                                   form_service.effective_parameters(version, key[1]))
+        return made
