@@ -8,6 +8,7 @@ COPY pyproject.toml constraints.txt README.md ./
 COPY server ./server
 COPY forms ./forms
 COPY sync ./sync
+COPY canonjson ./canonjson
 RUN pip install --no-cache-dir -c constraints.txt . \
  && useradd --system --home /var/lib/rasoat rasoat \
  && mkdir -p /var/lib/rasoat && chown rasoat /var/lib/rasoat

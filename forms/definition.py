@@ -10,7 +10,6 @@ The language is described for users in ``docs/forms.md``; this module is its ref
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import json
 import math
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field as dc_field
 from types import MappingProxyType
 from typing import Any
 
+import canonjson
 from forms.answer_types import CHECKERS, AnswerTypeError
 from forms.expressions import ExpressionEvaluationError, ExpressionSyntaxError, compile_expression
 from forms.problems import FormDefinitionError, Problem
@@ -519,12 +519,13 @@ class _Loader:
             scope.children = tuple(scope.children)
             stack.extend(scope.children)
 
-        canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                               allow_nan=False).encode("utf-8")
+        # The normalised document as written (canonjson.dumps, not canonical_json: a published
+        # form's bytes and sha256 are stored and served, and ``1.0`` in a form stays ``1.0``).
+        canonical = canonjson.dumps(doc)
         form = object.__new__(FormDefinition)
         s = form._set
         s("_canonical", canonical)
-        s("_sha256", hashlib.sha256(canonical).hexdigest())
+        s("_sha256", canonjson.sha256_hex(canonical))
         s("form_id", doc["form_id"])
         s("version", doc["version"])
         s("title", _freeze_label(doc["title"]))

@@ -17,7 +17,7 @@ from server import config as configuration
 from server import errors, logs
 from server.db import configure_sqlite, json_dumps
 from server.db import db as database  # not `db`: that name is the module server.db
-from server.http import install_request_guards
+from server.http import install_request_guards, install_unit_of_work
 from server.jsonio import OrjsonProvider
 from server.security.current import public
 
@@ -80,6 +80,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["rasoat_storage"] = storage_for(app)
     logs.install_request_logging(app)
     install_request_guards(app)
+    install_unit_of_work(app)
     errors.register(app)
 
     api = RasoatApi(app)

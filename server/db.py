@@ -8,10 +8,10 @@ import uuid
 
 import orjson
 import sqlalchemy as sa
-from flask import has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.util import immutabledict
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -79,13 +79,32 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.replace(tzinfo=dt.UTC)
 
 
+#: Execution option (of a connection, or of a session for the connections it opens): its
+#: transactions only read. The caller decides (the HTTP layer: GET, HEAD and OPTIONS requests
+#: never write); on SQLite such a transaction begins without taking the write lock.
+READ_ONLY = "rasoat_read_only"
+
+
+def set_read_only(session: Session, read_only: bool) -> None:
+    """Declare whether the transactions ``session`` begins from now on only read.
+
+    Applies when the session next opens a connection (its next transaction), not to one in
+    progress. Without the declaration a transaction may write.
+    """
+    options = {key: value for key, value in session.execution_options.items() if key != READ_ONLY}
+    if read_only:
+        options[READ_ONLY] = True
+    session.execution_options = immutabledict(options)
+
+
 def configure_sqlite(engine: sa.Engine) -> None:
     """Make SQLite safe for concurrent writers and savepoints (see conventions, trap 4).
 
     pysqlite's own transaction handling is switched off; we emit BEGIN IMMEDIATE so that a
     transaction takes the write lock up front and waits (busy_timeout) instead of failing
-    with "database is locked" when it later upgrades from read to write. GET requests only
-    read, so they begin a plain (deferred) transaction and never wait for a writer.
+    with "database is locked" when it later upgrades from read to write. A connection marked
+    read-only (the ``READ_ONLY`` execution option: see ``set_read_only``) begins a plain
+    (deferred) transaction instead and never waits for a writer.
     """
 
     @sa.event.listens_for(engine, "connect")
@@ -100,6 +119,6 @@ def configure_sqlite(engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(connection):
-        # Reads (GET requests never write) need no lock: in WAL mode they run beside a writer.
-        reading = has_request_context() and request.method in ("GET", "HEAD", "OPTIONS")
+        # Reads need no lock: in WAL mode they run beside a writer.
+        reading = connection.get_execution_options().get(READ_ONLY, False)
         connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")

@@ -1,14 +1,19 @@
-"""Request guards that apply to every API call: content types and body size."""
+"""Request guards that apply to every API call (content types and body size), and what a
+request tells the unit of work (whether it writes, where its changes come from)."""
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 
+from server.db import db, set_read_only
 from server.errors import Problem
+from server.services import audit
 
 # Endpoints that take something other than JSON declare it with @accepts(...).
 ACCEPTS_ATTRIBUTE = "_rasoat_accepts"
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+# Requests that never write (no view changes data on them).
+READING_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def accepts(*mimetypes: str):
@@ -54,3 +59,25 @@ def install_request_guards(app: Flask) -> None:
                   for key in sorted({k for k, v in values.items(multi=True) if "\x00" in f"{k}{v}"})]
         if errors:
             raise Problem("request.invalid", message, errors=errors)
+
+
+def install_unit_of_work(app: Flask) -> None:
+    """Tell each request's database session what the request is, so that neither the engine nor
+    the services read the request: a GET, HEAD or OPTIONS request only reads (on SQLite its
+    transactions take no write lock), and audit entries carry the request id and the client's
+    address (the authenticated caller is added by ``server.security.current``)."""
+
+    @app.before_request
+    def _describe_request():
+        session = db.session()
+        set_read_only(session, request.method in READING_METHODS)
+        audit.set_origin(session, audit.Origin(request_id=g.get("request_id"), client_address=request.remote_addr))
+
+    @app.teardown_request
+    def _forget_request(_exc):
+        # A session that outlives the request (one app context around several test requests)
+        # must not keep describing it.
+        if db.session.registry.has():
+            session = db.session()
+            set_read_only(session, False)
+            audit.set_origin(session, None)

@@ -19,7 +19,7 @@ otherwise, per field path:
                                        (base, current, incoming) for a supervisor to decide
 =====================================  ===================================================
 
-"Changed" compares canonical values (``sync.identity.canonical``: key order, NFC/NFD and
+"Changed" compares canonical values (``canonjson.canonical``: key order, NFC/NFD and
 ``1``/``1.0`` are not changes, ``true`` vs ``1`` is) and an absent field equals ``None``, so
 removing an answer is a change to None. A field whose merged value is None is left out of a
 three-way result. ``base`` None with a ``current`` present means "no common ancestor": every
@@ -68,7 +68,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sync.identity import canonical
+from canonjson import canonical, canonical_json
 
 __all__ = ["FieldConflict", "MergeResult", "answers_equal", "diff_paths", "merge_household"]
 
@@ -103,9 +103,9 @@ def _strip(value: Any) -> Any:
     return value
 
 
-def _fp(value: Any) -> str:
+def _fp(value: Any) -> bytes:
     """A fingerprint: equal iff the values are the same answer (absent fields = None)."""
-    return json.dumps(_strip(canonical(value)), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return canonical_json(_strip(canonical(value)))
 
 
 def answers_equal(a: Any, b: Any) -> bool:

@@ -7,7 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app, send_from_directory
 
-from server.db import db
+from server.db import READ_ONLY, db
 from server.errors import Problem
 from server.security.current import public
 
@@ -37,6 +37,7 @@ def readyz():
     """The database answers and its schema is at the migrations' head."""
     try:
         with db.engine.connect() as conn:
+            conn.execution_options(**{READ_ONLY: True})  # never waits for a writer (SQLite)
             conn.execute(sa.text("SELECT 1"))
             current = set(MigrationContext.configure(conn).get_current_heads())
     except sa.exc.SQLAlchemyError as exc:

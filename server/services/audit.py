@@ -1,19 +1,54 @@
-"""Append entries to the audit log (in the caller's transaction)."""
+"""Append entries to the audit log (in the caller's transaction).
+
+An entry says where the change came from (request id, client address, the authenticated
+caller). Services do not read the HTTP request for that: the HTTP layer states it on the unit of
+work (``set_origin``, once per request, and again when the caller is authenticated) and every
+entry written in that session carries it. Outside a request (the CLI) there is no origin.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from flask import g, has_request_context, request
+from sqlalchemy.orm import Session
 
 from server.db import db
 from server.models import AuditEntry, User
 
+_ORIGIN_KEY = "rasoat.audit_origin"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a unit of work's changes come from."""
+
+    request_id: str | None = None
+    client_address: str | None = None
+    # The authenticated caller: the actor of an entry whose service names none.
+    user: User | None = None
+
+
+NO_ORIGIN = Origin()
+
+
+def set_origin(session: Session, origin: Origin | None) -> None:
+    """State (None: forget) the origin of what ``session`` writes from now on."""
+    if origin is None:
+        session.info.pop(_ORIGIN_KEY, None)
+    else:
+        session.info[_ORIGIN_KEY] = origin
+
+
+def origin_of(session: Session) -> Origin:
+    return session.info.get(_ORIGIN_KEY, NO_ORIGIN)
+
 
 def record(action: str, *, actor: User | None = None, target_type: str | None = None,
            target_id: object = None, area_code: str | None = None, **detail: Any) -> None:
-    if actor is None and has_request_context():
-        actor = g.get("user")
+    origin = origin_of(db.session())
+    if actor is None:
+        actor = origin.user
     db.session.add(AuditEntry(
         actor_id=actor.id if actor else None,
         actor_username=actor.username if actor else None,
@@ -22,6 +57,6 @@ def record(action: str, *, actor: User | None = None, target_type: str | None = 
         target_id=str(target_id) if target_id is not None else None,
         area_code=area_code,
         detail=detail,
-        request_id=g.get("request_id") if has_request_context() else None,
-        client_address=request.remote_addr if has_request_context() else None,
+        request_id=origin.request_id,
+        client_address=origin.client_address,
     ))
