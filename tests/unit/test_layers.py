@@ -61,17 +61,7 @@ def _reads_request(path: Path) -> list[str]:
     return found
 
 
-# push.py's ``_current_session`` read flask.g; its rewrite (in progress when this test was
-# written) passes the session in. Drop this mark once that rewrite is committed.
-_PENDING = {"server/services/push.py"}
-
-
-def _checked(path: Path):
-    rel = str(path.relative_to(ROOT))
-    marks = [pytest.mark.xfail(strict=False, reason="push.py rewrite pending")] if rel in _PENDING else []
-    return pytest.param(path, id=rel, marks=marks)
-
-
-@pytest.mark.parametrize("path", [_checked(p) for p in [*_modules("server/services"), ROOT / "server" / "db.py"]])
+@pytest.mark.parametrize("path", [*_modules("server/services"), ROOT / "server" / "db.py"],
+                         ids=lambda p: str(p.relative_to(ROOT)))
 def test_services_and_engine_do_not_read_the_request(path):
     assert not _reads_request(path)
