@@ -45,10 +45,8 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     # Where attachment bytes live (default: <instance>/attachments).
     "ATTACHMENTS_DIR": "",
-    # How long a pull cursor stays valid, and how far behind "now" a pull reads (so that a
-    # transaction committing late is never skipped).
+    # How long a pull cursor stays valid.
     "PULL_CURSOR_MAX_AGE_SECONDS": 60 * 24 * 3600,
-    "PULL_SAFETY_SECONDS": 2,
     "DEMO": False,
 }
 

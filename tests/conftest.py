@@ -42,8 +42,6 @@ def test_config(url: str, instance: Path) -> dict:
         "ARGON2_PARALLELISM": 1,
         "LOG_LEVEL": "WARNING",
         "ATTACHMENTS_DIR": str(instance / "attachments"),
-        # Pulls see what committed up to now (the 2 s safety margin has its own test).
-        "PULL_SAFETY_SECONDS": 0,
         "TESTING": True,
     }
 

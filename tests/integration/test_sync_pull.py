@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 import pytest
 from support import VILLAGE_A, VILLAGE_B, problem
-from support.households import submission
+from support.households import household_answers, submission
 
-from server.db import db
-from server.models import Submission
+from sync.cursors import decode_cursor, encode_cursor
 
 PULL = "/api/v1/sync/pull"
+
+
+def cursor_key_of(app) -> bytes:
+    return app.config["SECRET_KEY"].encode()
 
 
 def push(client, headers, items, device_id):
@@ -80,17 +82,47 @@ def test_cursor_walks_pages_then_returns_only_changes(client, two_villages):
     assert [h["id"] for h in delta] == [new["household_id"]]
 
 
-def test_review_outcomes_reach_the_phone(client, app, two_villages):
+def review(client, supervisor, submission_id, action, comment=None):
+    etag = client.get(f"/api/v1/submissions/{submission_id}", headers=supervisor).headers["ETag"]
+    response = client.post(f"/api/v1/submissions/{submission_id}/review", headers={**supervisor, "If-Match": etag},
+                           json={"action": action, "comment": comment})
+    assert response.status_code == 200, response.get_json()
+
+
+def test_review_outcomes_reach_the_phone(client, accounts, two_villages):
     a, _, mine, _ = two_villages
     cursor = client.get(PULL, headers=a).get_json()["next_cursor"]
-    with app.app_context():
-        row = db.session.get(Submission, uuid.UUID(mine[0]["id"]))
-        row.review_state, row.review_comment = "changes_requested", "Thiếu ảnh nhà"
-        row.reviewed_at = dt.datetime.now(dt.UTC)
-        db.session.commit()
+    review(client, accounts.headers("supervisor", ["01-00004"]), mine[0]["id"], "request_changes", "Thiếu ảnh nhà")
     reviews = client.get(f"{PULL}?cursor={cursor}", headers=a).get_json()["changes"]["reviews"]
     assert reviews == [{**reviews[0], "submission_id": mine[0]["id"], "review_state": "changes_requested",
                         "comment": "Thiếu ảnh nhà", "rev": 1}]
+
+
+def test_a_review_changed_twice_between_pulls_arrives_once_as_it_stands(client, accounts, two_villages):
+    a, _, mine, _ = two_villages
+    cursor = client.get(PULL, headers=a).get_json()["next_cursor"]
+    supervisor = accounts.headers("supervisor", ["01-00004"])
+    review(client, supervisor, mine[0]["id"], "request_changes", "Thiếu ảnh nhà")
+    review(client, supervisor, mine[0]["id"], "approve")
+    body = client.get(f"{PULL}?cursor={cursor}", headers=a).get_json()
+    assert [(r["submission_id"], r["review_state"]) for r in body["changes"]["reviews"]] == [
+        (mine[0]["id"], "approved")]
+    assert client.get(f"{PULL}?cursor={body['next_cursor']}", headers=a).get_json()["changes"]["reviews"] == []
+
+
+def test_a_household_changed_twice_between_pulls_arrives_once_as_it_stands(client, two_villages):
+    a, _, mine, _ = two_villages
+    cursor = client.get(PULL, headers=a).get_json()["next_cursor"]
+    household = mine[0]["household_id"]
+    for household_rev in (1, 2):
+        visit = submission(VILLAGE_A, household_id=household, household_rev=household_rev,
+                           answers=household_answers(floor_area=50 + household_rev))
+        assert push(client, a, [visit], "pull-a")[0]["status"] == "accepted"
+    body = client.get(f"{PULL}?limit=1&cursor={cursor}", headers=a).get_json()
+    assert [(h["id"], h["rev"], h["answers"]["floor_area"]) for h in body["changes"]["households"]] == [
+        (household, 3, 52)]
+    assert body["has_more"] is False
+    assert client.get(f"{PULL}?cursor={body['next_cursor']}", headers=a).get_json()["changes"]["households"] == []
 
 
 def test_bad_cursors_are_410(client, accounts, two_villages):
@@ -108,16 +140,17 @@ def test_expired_cursor_is_410(client, config, two_villages):
     problem(client.get(f"{PULL}?cursor={cursor}", headers=a), 410, "cursor.invalid")
 
 
-def test_recent_writes_wait_for_the_safety_margin(client, config, accounts):
-    a = accounts.headers("enumerator", [VILLAGE_A], device_id="pull-c")
-    config["PULL_SAFETY_SECONDS"] = 3600
-    push(client, a, [submission(VILLAGE_A)], "pull-c")
-    body = client.get(PULL, headers=a).get_json()
-    assert body["changes"]["households"] == []
-    cursor = body["next_cursor"]
-    config["PULL_SAFETY_SECONDS"] = 0
-    # The cursor did not move past it: it comes with the next pull.
-    assert len(client.get(f"{PULL}?cursor={cursor}", headers=a).get_json()["changes"]["households"]) == 1
+def test_a_cursor_from_before_the_change_feed_is_410(app, client, two_villages):
+    a = two_villages[0]
+    cursor = client.get(PULL, headers=a).get_json()["next_cursor"]
+    state = decode_cursor(cursor, cursor_key_of(app), purpose="pull")
+    assert state["v"] == 2
+    # What the previous release wrote: timestamp positions, no version.
+    old = encode_cursor({"u": state["u"], "s": state["s"], "h": ["2026-11-01T00:00:00+00:00", str(uuid.uuid4())],
+                         "r": None}, cursor_key_of(app), purpose="pull")
+    problem(client.get(f"{PULL}?cursor={old}", headers=a), 410, "cursor.invalid")
+    forged = encode_cursor({**state, "h": ["1", 2]}, cursor_key_of(app), purpose="pull")
+    problem(client.get(f"{PULL}?cursor={forged}", headers=a), 410, "cursor.invalid")
 
 
 def test_admins_do_not_pull(client, accounts):

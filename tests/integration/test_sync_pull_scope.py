@@ -4,18 +4,14 @@ bring along."""
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from types import SimpleNamespace
 
 import pytest
-import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import COMMUNE_X, COMMUNE_Y, PROVINCE_HCM, PROVINCE_HN, VILLAGE_A, VILLAGE_B, VILLAGE_C, VILLAGE_D, problem
 from support.households import submission
 
-from server.models import Submission
 from server.scoping import Scope
 from server.services.areas import create_village
 
@@ -38,7 +34,7 @@ def push(client, headers, items, device_id):
 
 
 @pytest.fixture()
-def world(app, client, accounts, transaction):
+def world(app, client, accounts):
     """Two households in each village, one recorded at commune level, and a review outcome on a
     submission of every village."""
     with app.app_context():
@@ -57,9 +53,12 @@ def world(app, client, accounts, transaction):
     item = submission(COMMUNE_X)
     push(client, supervisor, [item], "seed-commune")
     households[item["household_id"]] = COMMUNE_X
-    # All reviewed at the same instant: pages must break the tie by id.
-    transaction.execute(sa.update(Submission).where(Submission.id.in_([uuid.UUID(s) for s in submissions]))
-                        .values(review_state="approved", reviewed_at=dt.datetime.now(dt.UTC)))
+    reviewer = accounts.headers("supervisor", [PROVINCE_HN, PROVINCE_HCM])
+    for submission_id in submissions:
+        etag = client.get(f"/api/v1/submissions/{submission_id}", headers=reviewer).headers["ETag"]
+        response = client.post(f"/api/v1/submissions/{submission_id}/review", json={"action": "approve"},
+                               headers={**reviewer, "If-Match": etag})
+        assert response.status_code == 200, response.get_json()
     return SimpleNamespace(households=households, submissions=submissions, seeders=seeders)
 
 
