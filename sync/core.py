@@ -74,6 +74,9 @@ _CONFLICTS = uuid.UUID("6f1d3c1e-52a3-4f35-9d36-0c1f3c8e2a77")
 #: what the phone should do. Published in the error catalogue and the OpenAPI document.
 ITEM_CODES: dict[str, str] = {
     "invalid": "The item is not a valid submission (see path); fix it and push again.",
+    "null": "A field of the item that may not be null is null.",
+    "type": "A field of the item has the wrong JSON type.",
+    "nul": "Text holds the NUL character (U+0000), which cannot be stored.",
     "too_deep": "The answers nest too deeply; no form does, so the app is broken: report it.",
     "unknown_area": "No village or commune with this code: pull again for the areas.",
     "outside_scope": "The area, household or submission is outside your areas (or unknown to you).",
@@ -84,6 +87,8 @@ ITEM_CODES: dict[str, str] = {
     "invalid_revision": "rev must be an integer of at least 1.",
     "household_mismatch": "A submission never moves to another household; save the visit as a new submission.",
     "form_mismatch": "A submission never moves to another form; save the visit as a new submission.",
+    "rev_content_mismatch": "(status conflict) This rev was stored with other content: save the change as the next "
+                            "rev and push again.",
     "stale_revision": "A newer revision of this submission is stored: pull, then push changes as a higher rev.",
     "visit_too_early": "The visit's time is before the earliest date a visit may have: the phone's clock is "
                        "wrong; set it from the server's time (server_time) and push again.",

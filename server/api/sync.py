@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from server.api.auth import DEVICE_ID
 from server.api.common import page_limit
-from server.errors import Problem, flatten_messages, invalid
+from server.errors import PUSH_ITEM_CODES, Problem, flatten_messages, invalid
 from server.http import accepts
 from server.jsonio import ApiBlueprint, nfc_deep
 from server.scoping import scope_of
@@ -44,6 +44,15 @@ class PushEnvelope(PushIn):
 _envelope_schema = PushEnvelope()  # a schema instance is reusable; building one costs more than a load
 
 
+class PushItemError(Schema):
+    path = fields.String(required=True, metadata={"description": "e.g. answers/members/2/birth_year, rev, area"})
+    code = fields.String(required=True, validate=validate.OneOf(sorted(PUSH_ITEM_CODES)),
+                         metadata={"description": "What happened and what the phone should do: "
+                                                  + "; ".join(f"`{c}`: {m}" for c, m in PUSH_ITEM_CODES.items())})
+    message = fields.String(required=True)
+    messages = fields.Dict(metadata={"description": "The form's own message by language, when it has one."})
+
+
 class PushResult(Schema):
     id = fields.String(allow_none=True)
     status = fields.String(required=True, validate=validate.OneOf(["accepted", "duplicate", "conflict", "rejected"]))
@@ -53,7 +62,7 @@ class PushResult(Schema):
     conflict_id = fields.String()
     outputs = fields.Dict()
     detail = fields.String()
-    errors = fields.List(fields.Dict())
+    errors = fields.List(fields.Nested(PushItemError))
 
 
 class PushOut(Schema):
@@ -111,7 +120,8 @@ def _read_body(max_bytes: int) -> bytes:
          description=f"Upload a batch collected offline; one result per item, in order. Limits: at most "
                      f"{MAX_ITEMS_PER_PUSH} submissions and {MAX_PUSH_BYTES} bytes (uncompressed) per push, "
                      f"413 beyond. `Content-Encoding: gzip` is accepted. Safe to retry forever.",
-         **{"x-rasoat-limits": {"max_items": MAX_ITEMS_PER_PUSH, "max_bytes": MAX_PUSH_BYTES}})
+         **{"x-rasoat-limits": {"max_items": MAX_ITEMS_PER_PUSH, "max_bytes": MAX_PUSH_BYTES},
+            "x-rasoat-item-codes": dict(PUSH_ITEM_CODES)})
 def push():
     """Push submissions (idempotent per id and rev)."""
     max_items, max_bytes = _push_limits()

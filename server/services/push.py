@@ -9,7 +9,9 @@ How a batch goes, and why it is as good as one item after the other:
 1. every item is parsed alone (``sync.items.parse``, or the schema for anything unusual), and
    what the server holds for all their ids and households is read in a few queries;
 2. items the core answers without a write (duplicate, conflict, stale or mismatched revision,
-   outside scope, unknown form, bad visit time) are answered from that read (``core.judge``);
+   outside scope, unknown form, bad visit time) are answered from that read (``core.judge``),
+   unless another item of the batch has the same id (it may store what this one is judged
+   against, so the two go in order);
 3. the common case, a new submission of a new household that no other item of the batch names,
    is decided from that read too, and all such items' effects are written together, one COPY
    per table (PostgreSQL; multi-row INSERTs elsewhere), inside one savepoint. Such an item
@@ -211,11 +213,14 @@ def _push_batch(ctx: PushContext, submissions: list[Any]) -> list[dict]:
     one_by_one: list[tuple[int, Item]] = []
     new: list[tuple[int, Item, core.Result]] = []
     for index, item in parsed:
+        if id_count[item.id] > 1:  # an earlier item of the batch may store what this one is judged against
+            one_by_one.append((index, item))
+            continue
         snapshot = ctx.snapshot(item, stored.get(item.id))
         judged = core.judge(item, snapshot, ctx.actor)
         if judged is not None:
             results[index] = judged.reply
-        elif (id_count[item.id] == 1 and household_count[item.household_id] == 1 and item.id not in stored
+        elif (household_count[item.household_id] == 1 and item.id not in stored
               and item.household_id not in existing and item.household_rev is None):
             decided = core.push_item(item, snapshot, ctx.actor)
             if decided.effects:
