@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Any] = {
     "ATTACHMENTS_DIR": "",
     # How long a pull cursor stays valid.
     "PULL_CURSOR_MAX_AGE_SECONDS": 60 * 24 * 3600,
+    # A pushed visit may not be dated before this day (ISO date): a phone whose clock says
+    # 1970 or year 1 is told to re-stamp the visit from the server's time.
+    "EARLIEST_VISIT": "2020-01-01",
     "DEMO": False,
 }
 
