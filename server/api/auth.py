@@ -47,6 +47,8 @@ def _tokens(pair: sessions.TokenPair) -> dict:
 @public
 @blp.arguments(LoginIn)
 @blp.response(200, TokensOut)
+@blp.alt_response(409, description="`auth.device_taken`: the device_id is registered to another user "
+                                   "until an admin or supervisor releases it")
 @blp.doc(security=[])
 def login(body):
     """Log in with a username and password; optionally bind the session to a device."""
@@ -58,6 +60,7 @@ def login(body):
 @public
 @blp.arguments(RefreshIn)
 @blp.response(200, TokensOut)
+@blp.alt_response(409, description="`auth.device_taken`: the device_id is registered to another user")
 @blp.doc(security=[])
 def refresh(body):
     """Trade a refresh token for a new pair; the old one stops working (reuse revokes the session)."""

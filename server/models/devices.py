@@ -10,7 +10,13 @@ from server.db import UTCDateTime, db, utcnow
 
 
 class Device(db.Model):
-    """A phone, identified by an id it chose itself; revoking it ends all its sessions."""
+    """A phone, identified by an id it chose itself.
+
+    The id belongs to the user who registered it (the first login with it); other users are
+    refused until an admin or supervisor *releases* it (a shared phone handed to a new village
+    head). A released device keeps its last owner until the next login with it registers it
+    again. Revoking it (a lost phone) ends all its sessions for good.
+    """
 
     __tablename__ = "devices"
 
@@ -25,3 +31,5 @@ class Device(db.Model):
     pending_attachments: Mapped[int | None] = mapped_column(sa.Integer)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_by: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    released_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    released_by: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)

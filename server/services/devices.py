@@ -1,4 +1,4 @@
-"""Phones: listing with last sync, and revoking a lost one."""
+"""Phones: listing with last sync, revoking a lost one, releasing one that changes hands."""
 
 from __future__ import annotations
 
@@ -46,3 +46,33 @@ def revoke_device(scope: Scope, device_id: str, actor: User) -> Device:
     db.session.commit()
     return device
 
+
+def release_device(scope: Scope, device_id: str, actor: User) -> Device:
+    """Free a device id for the next user who logs in with it (a shared phone handed over to
+    another village head): its owner's sessions on it end now; nothing else of theirs changes.
+
+    The device keeps its owner until that next login, so it stays in the same supervisors'
+    lists meanwhile. Releasing twice is harmless; a revoked device stays revoked (a lost phone
+    that turns up again gets a fresh install, hence a new id).
+    """
+    device = db.session.execute(_visible_devices(scope).where(Device.id == device_id).with_for_update()
+                                ).scalar_one_or_none()
+    if device is None:
+        raise Problem("request.not_found", "No such device in your areas.")
+    if device.revoked_at is not None:
+        raise Problem("device.revoked", "A revoked device cannot be released; reinstall the app on it "
+                                        "to register it again under a new device id.")
+    if device.released_at is None:
+        device.released_at = utcnow()
+        device.released_by = actor.id
+        revoke_sessions(AuthSession.device_id == device.id, "device_released")
+        owner = db.session.get(User, device.user_id)
+        # What the phone last said it still had to send: work of the owner that the new user's
+        # phone may still hold (the phone should have synced before changing hands).
+        audit.record("device.release", target_type="device", target_id=device.id, owner=str(device.user_id),
+                     pending_submissions=device.pending_submissions,
+                     pending_attachments=device.pending_attachments,
+                     last_sync_at=device.last_sync_at.isoformat() if device.last_sync_at else None,
+                     area_code=owner.area_codes[0] if owner.area_codes else None)
+    db.session.commit()
+    return device

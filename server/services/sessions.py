@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
 
 from server.db import UTCDateTime, db, utcnow
-from server.errors import Problem
+from server.errors import Problem, field_error
 from server.models import AuthSession, Device, LoginThrottle, RefreshToken, User
 from server.security.passwords import burn_verification, verify_password
 from server.security.tokens import hash_refresh_token, issue_access_token, new_refresh_token
@@ -78,6 +78,55 @@ def _forgive_attempt(keys: list[tuple[str, int]]) -> None:
                            .values(failures=LoginThrottle.failures - 1))
 
 
+# --- devices --------------------------------------------------------------------------------
+
+def _device_taken(device: Device, user: User) -> Problem:
+    """Refuse ``user`` a device id registered to someone else, audited (a hijack attempt or a
+    phone that changed hands without a release); the owner is not named to the caller."""
+    owner = db.session.get(User, device.user_id)
+    audit.record("auth.device_taken", actor=user, target_type="device", target_id=device.id,
+                 owner=str(device.user_id), area_code=owner.area_codes[0] if owner and owner.area_codes else None)
+    message = "This device is registered to another user; a supervisor can release it."
+    return Problem("auth.device_taken", message, errors=[field_error("device_id", "device_taken", message)])
+
+
+def _register_device(user: User, device_id: str, device_name: str | None, app_version: str | None,
+                     now: dt.datetime) -> None:
+    """Bind the login to ``device_id``: a new id is registered to ``user``, a released one is
+    registered again, one of another user's is refused and left as it is.
+
+    The row is created if absent (ON CONFLICT DO NOTHING) and then locked, so that two first
+    logins with the same id, or a login racing a release, cannot both win.
+    """
+    table = Device.__table__
+    insert = (postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+    db.session.execute(insert.values(id=device_id, user_id=user.id, name=device_name or "", app_version=app_version,
+                                     first_seen_at=now, last_seen_at=now)
+                       .on_conflict_do_nothing(index_elements=[table.c.id]))
+    device = db.session.get(Device, device_id, with_for_update=True, populate_existing=True)
+    if device.revoked_at is not None:
+        db.session.commit()
+        raise Problem("auth.device_revoked", "This device was revoked; ask your supervisor.")
+    if device.released_at is not None:
+        previous = device.user_id
+        # A new owner starts clean: what the phone reported belonged to the previous user.
+        device.user_id, device.released_at, device.released_by = user.id, None, None
+        device.first_seen_at, device.name, device.app_version = now, "", None
+        device.last_sync_at = device.pending_submissions = device.pending_attachments = None
+        audit.record("device.register", actor=user, target_type="device", target_id=device.id,
+                     previous_owner=str(previous), area_code=user.area_codes[0] if user.area_codes else None)
+    elif device.user_id != user.id:
+        problem = _device_taken(device, user)
+        db.session.commit()
+        raise problem
+    device.last_seen_at = now
+    if device_name:
+        device.name = device_name
+    if app_version:
+        device.app_version = app_version
+    db.session.flush()
+
+
 # --- login / refresh / logout ---------------------------------------------------------------
 
 def login(username: str, password: str, device_id: str | None, device_name: str | None,
@@ -99,20 +148,7 @@ def login(username: str, password: str, device_id: str | None, device_name: str 
     _forgive_attempt(keys)
 
     if device_id is not None:
-        device = db.session.get(Device, device_id)
-        if device is not None and device.revoked_at is not None:
-            db.session.commit()
-            raise Problem("auth.device_revoked", "This device was revoked; ask your supervisor.")
-        if device is None:
-            device = Device(id=device_id, user_id=user.id, first_seen_at=now)
-            db.session.add(device)
-        device.user_id = user.id
-        device.last_seen_at = now
-        if device_name:
-            device.name = device_name
-        if app_version:
-            device.app_version = app_version
-        db.session.flush()
+        _register_device(user, device_id, device_name, app_version, now)
 
     session = AuthSession(
         id=uuid.uuid4(), user_id=user.id, device_id=device_id, created_at=now,
@@ -147,7 +183,23 @@ def refresh(token: str, device_id: str | None) -> TokenPair:
         device = db.session.get(Device, session.device_id)
         if device.revoked_at is not None:
             raise Problem("auth.device_revoked")
+        if device.released_at is not None or device.user_id != session.user_id:
+            # Released, or registered since by someone else: the release ended this session, or
+            # should have (a refresh racing it); it can never be renewed on this device.
+            session.revoked_at, session.revoked_reason = now, "device_released"
+            problem = (Problem("auth.invalid_token", "This device was released; log in again.")
+                       if device.user_id == session.user_id else _device_taken(device, user))
+            db.session.commit()
+            raise problem
         device.last_seen_at = now
+    elif device_id is not None:
+        # A session opened without a device stays unbound; naming another user's device is
+        # refused all the same, so a refresh is never a way around the login's check.
+        named = db.session.get(Device, device_id)
+        if named is not None and named.user_id != user.id and named.released_at is None:
+            problem = _device_taken(named, user)
+            db.session.commit()
+            raise problem
     stored.used_at = now
     # Sliding expiry: a phone that syncs at least once a month stays logged in.
     session.expires_at = now + dt.timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL_SECONDS"])

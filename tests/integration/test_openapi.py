@@ -185,6 +185,7 @@ def test_no_server_errors_anonymous(app, client, api_schema, method, path):
                                "areas": ["01", "01-\u0000"]}, 422),
     ("put", "/api/v1/areas/01%00/area-type", {"area_type": "rural", "valid_from": "2026-01-01"}, 400),
     ("post", "/api/v1/devices/%00/revoke", None, 400),
+    ("post", "/api/v1/devices/%00/release", None, 400),
     ("get", "/api/v1/areas?parent=%00", None, 422),
     ("get", "/api/v1/areas?q=a%00b", None, 422),
     ("get", "/api/v1/audit?action=%00", None, 422),
