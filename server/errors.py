@@ -10,13 +10,22 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
+import psycopg
+import sqlalchemy as sa
 import structlog
 from flask import Flask, Response, g
 from werkzeug.exceptions import HTTPException
 
+from forms.problems import SUBMISSION_CODES
+from sync.core import ITEM_CODES
+
 log = structlog.get_logger("rasoat.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# Sent with every 503: long enough for PostgreSQL to restart, short enough for a phone to finish
+# its sync while the officer still holds it.
+RETRY_AFTER_SECONDS = 5
 
 # code -> (status, title)
 CATALOGUE: dict[str, tuple[int, str]] = {
@@ -43,6 +52,11 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     # succeeds. A phone must not treat it like auth.device_revoked (stop for good).
     "auth.device_taken": (409, "This device is registered to another user"),
     "device.revoked": (409, "The device is revoked"),
+    # 409, not 403: the credentials are right and the user may log in; the device id is in a
+    # state (registered to someone else) that a release changes, after which the same request
+    # succeeds. A phone must not treat it like auth.device_revoked (stop for good).
+    "auth.device_taken": (409, "This device is registered to another user"),
+    "device.revoked": (409, "The device is revoked"),
     "user.username_taken": (409, "Username already taken"),
     "area.exists": (409, "Area already exists"),
     "form.invalid": (422, "The form definition has problems"),
@@ -54,6 +68,11 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "server.error": (500, "Internal server error"),
     "server.unavailable": (503, "Service unavailable"),
 }
+
+# The codes of a pushed item's errors: each item of a push is answered alone inside the 200
+# (``{"status": "rejected", "errors": [{path, code, message}]}``), with the sync core's codes
+# (what the phone should do for each) or the form's answer codes.
+PUSH_ITEM_CODES: Mapping[str, str] = {**ITEM_CODES, **SUBMISSION_CODES}
 
 _HTTP_CODES = {
     400: "request.malformed",
@@ -121,7 +140,29 @@ def problem_response(problem: Problem) -> Response:
     response = Response(orjson.dumps(body), status=problem.status, mimetype=PROBLEM_MEDIA_TYPE)
     for name, value in problem.headers.items():
         response.headers[name] = value
+    if problem.status == 503 and "Retry-After" not in response.headers:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """The database could not be reached, dropped the connection (restart, failover) or could not
+    finish for a transient reason (an OperationalError: deadlock, timeout, SQLite busy), here or
+    earlier in the chain. Such a request may succeed if sent again: a 503 with Retry-After, not a
+    500. Code that caught the first error (push's per-item savepoints) and went on meets
+    SQLAlchemy's "Can't reconnect until invalid transaction is rolled back" (error code 8s2b:
+    the connection was lost inside this transaction), which is the same thing."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, sa.exc.OperationalError | sa.exc.DisconnectionError | psycopg.OperationalError):
+            return True
+        if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+            return True
+        if isinstance(exc, sa.exc.PendingRollbackError) and exc.code == "8s2b":
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 _MESSAGE_CODES = {
@@ -185,7 +226,13 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        log.exception("unhandled_exception", error=type(exc).__name__)
+        unavailable = database_unavailable(exc)
+        if unavailable:
+            cause = getattr(exc, "orig", None) or exc
+            log.warning("database_unavailable", error=type(exc).__name__,
+                        reason=(str(cause).strip().splitlines() or [""])[0][:200])
+        else:
+            log.exception("unhandled_exception", error=type(exc).__name__)
         # A failed flush leaves the session unusable; after_request hooks (the request log
         # reads the user) and teardown must not trip over it and turn the 500 into a crash.
         from server.db import db
@@ -194,6 +241,10 @@ def register(app: Flask) -> None:
             db.session.rollback()
         except Exception:  # noqa: BLE001 - the database may be what failed
             log.warning("rollback_failed", exc_info=True)
+        if unavailable:
+            return problem_response(Problem("server.unavailable", "The database is unavailable or busy; "
+                                                                  "send the same request again after Retry-After "
+                                                                  "seconds."))
         return problem_response(
             Problem("server.error", "An unexpected error occurred; quote the request id when reporting it.")
         )
