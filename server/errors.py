@@ -52,11 +52,6 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     # succeeds. A phone must not treat it like auth.device_revoked (stop for good).
     "auth.device_taken": (409, "This device is registered to another user"),
     "device.revoked": (409, "The device is revoked"),
-    # 409, not 403: the credentials are right and the user may log in; the device id is in a
-    # state (registered to someone else) that a release changes, after which the same request
-    # succeeds. A phone must not treat it like auth.device_revoked (stop for good).
-    "auth.device_taken": (409, "This device is registered to another user"),
-    "device.revoked": (409, "The device is revoked"),
     "user.username_taken": (409, "Username already taken"),
     "area.exists": (409, "Area already exists"),
     "form.invalid": (422, "The form definition has problems"),
