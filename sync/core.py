@@ -155,6 +155,9 @@ class SubmissionState:
     enumerator_id: str
     in_scope: bool
     answers: Mapping | None = None  # the current revision's; needed to store an edit
+    # The enumerator's own latest revision, when a correction came after it: an edit from the
+    # phone is made from what the phone sent, whether or not it has pulled the correction since.
+    phone_answers: Mapping | None = None
     finished_at: dt.datetime | None = None
     received_at: dt.datetime | None = None
     household_rev_base: int | None = None
@@ -444,9 +447,12 @@ def push_item(item: Item, snapshot: Snapshot, actor: Actor) -> Result:
     if mismatch:
         return _rejected(sid, mismatch)
 
-    # An edit starts from the submission's previous answers (what the phone had); a new visit
+    # An edit starts from the enumerator's previous revision (what the phone had); a new visit
     # from the household revision the phone pulled.
-    base = stored.answers if stored is not None else (household.base_answers if household else None)
+    if stored is not None:
+        base = stored.phone_answers if stored.phone_answers is not None else stored.answers
+    else:
+        base = household.base_answers if household else None
     house = _merged_household(item.household_id, household, base, result, evaluator, on,
                               area_code=item.area, form_id=item.form_id, form_version=item.form_version,
                               submission_id=sid, submission_rev=item.rev, base_rev=item.household_rev)

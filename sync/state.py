@@ -83,7 +83,13 @@ class SubmissionRecord:
             household_id=self.household_id, form_id=self.form_id, form_version=self.form_version,
             area_code=self.area_code, enumerator_id=self.enumerator_id, in_scope=covered, answers=self.answers,
             finished_at=self.finished_at, received_at=self.received_at, household_rev_base=self.household_rev_base,
-            attachments=self.attachments)
+            attachments=self.attachments, phone_answers=self._phone_answers())
+
+    def _phone_answers(self) -> dict | None:
+        by_phone = [rev for rev, stored in self.revisions.items() if stored["source"] == "phone"]
+        if not by_phone or max(by_phone) == self.rev:
+            return None
+        return self.revisions[max(by_phone)]["answers"]
 
 
 @dataclass

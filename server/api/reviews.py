@@ -8,6 +8,7 @@ from server.api.households import ConflictOut
 from server.jsonio import ApiBlueprint
 from server.scoping import scope_of
 from server.security.current import current_user, requires
+from server.services import corrections
 from server.services import reviews as service
 
 blp = ApiBlueprint("reviews", __name__, url_prefix="/api/v1",
@@ -87,6 +88,43 @@ def review_submission(body, submission_id):
     return ({"id": submission.id, "rev": submission.rev, "review_state": submission.review_state,
              "review_comment": submission.review_comment, "reviewed_at": submission.reviewed_at,
              "reviews": service.review_history(submission.id)},
+            200, {"ETag": f'"{service.submission_etag(submission)}"'})
+
+
+class CorrectionIn(Schema):
+    answers = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=64)), required=True,
+                          validate=validate.Length(min=1, max=500),
+                          metadata={"description": "The corrected top-level answers (null removes one); the rest "
+                                                   "stay as they are."})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class CorrectedOut(Schema):
+    id = fields.UUID(required=True)
+    rev = fields.Integer(required=True)
+    household_id = fields.UUID(required=True)
+    review_state = fields.String(required=True)
+    answers = fields.Dict(required=True)
+    classification = fields.String(allow_none=True)
+
+
+@blp.route("/submissions/<uuid:submission_id>", methods=["PATCH"])
+@requires("supervisor")
+@blp.arguments(CorrectionIn)
+@blp.response(200, CorrectedOut)
+@blp.alt_response(412, description="The submission changed since it was read (If-Match did not match)")
+@blp.alt_response(428, description="If-Match is required")
+@blp.doc(parameters=[{"in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"},
+                      "description": "The ETag of GET /submissions/{id}"}])
+def correct_submission(body, submission_id):
+    """Correct answers with a reason: a new revision (source `correction`), validated and recomputed like a
+    pushed one (422 with the answers' paths), merged into the household, audited; the review state stays."""
+    if_match = [tag for tag in request.if_match] if request.headers.get("If-Match") else None
+    submission = corrections.correct(scope_of(current_user()), current_user(), submission_id,
+                                     answers=body["answers"], reason=body["reason"], if_match=if_match)
+    return ({"id": submission.id, "rev": submission.rev, "household_id": submission.household_id,
+             "review_state": submission.review_state, "answers": submission.answers,
+             "classification": submission.classification},
             200, {"ETag": f'"{service.submission_etag(submission)}"'})
 
 

@@ -300,9 +300,15 @@ def _locked_snapshot(ctx: PushContext, item: Item) -> core.Snapshot:
     row = db.session.get(Submission, item.id, populate_existing=True)
     submission = None
     if row is not None:
-        revisions = dict(db.session.execute(sa.select(SubmissionRevision.rev, SubmissionRevision.content_hash)
-                                            .where(SubmissionRevision.submission_id == item.id)).all())
-        submission = submission_state(ctx.scope, row, revisions, answers=True)
+        stored = db.session.execute(sa.select(SubmissionRevision.rev, SubmissionRevision.content_hash,
+                                              SubmissionRevision.source)
+                                    .where(SubmissionRevision.submission_id == item.id)).all()
+        submission = submission_state(ctx.scope, row, {r.rev: r.content_hash for r in stored}, answers=True)
+        by_phone = [r.rev for r in stored if r.source == "phone"]
+        if by_phone and max(by_phone) != row.rev:  # corrected since the phone's last revision
+            submission = replace(submission, phone_answers=db.session.execute(
+                sa.select(SubmissionRevision.answers).where(SubmissionRevision.submission_id == item.id,
+                                                            SubmissionRevision.rev == max(by_phone))).scalar_one())
     household_row = db.session.get(Household, item.household_id, with_for_update=True, populate_existing=True)
     household = year = None
     day = core.visit_day(item, ctx.actor)

@@ -27,7 +27,19 @@ def submission_etag(submission: Submission) -> str:
     return hashlib.sha256(stamp.encode()).hexdigest()[:32]
 
 
-def _scoped_submission(scope: Scope, submission_id: uuid.UUID, *, lock: bool = False) -> Submission:
+def require_etag(submission: Submission, if_match: list[str] | None) -> None:
+    """A supervisor's change applies to the submission as they read it (412 otherwise, 428 without If-Match)."""
+    if not if_match:
+        raise Problem("request.precondition_required",
+                      "Send If-Match with the submission's ETag (from GET /submissions/{id}).")
+    current = submission_etag(submission)
+    if current not in if_match and "*" not in if_match:
+        raise Problem("request.precondition_failed",
+                      "The submission changed since you read it; read it again before deciding.",
+                      headers={"ETag": f'"{current}"'})
+
+
+def scoped_submission(scope: Scope, submission_id: uuid.UUID, *, lock: bool = False) -> Submission:
     query = sa.select(Submission).where(Submission.id == submission_id, scope.clause(Submission.area_code))
     if lock:
         query = query.with_for_update()
@@ -39,15 +51,8 @@ def _scoped_submission(scope: Scope, submission_id: uuid.UUID, *, lock: bool = F
 
 def review(scope: Scope, reviewer: User, submission_id: uuid.UUID, *, action: str, comment: str | None,
            if_match: list[str] | None) -> Submission:
-    submission = _scoped_submission(scope, submission_id, lock=True)
-    if not if_match:
-        raise Problem("request.precondition_required",
-                      "Send If-Match with the submission's ETag (from GET /submissions/{id}).")
-    current = submission_etag(submission)
-    if current not in if_match and "*" not in if_match:
-        raise Problem("request.precondition_failed",
-                      "The submission changed since you read it; read it again before deciding.",
-                      headers={"ETag": f'"{current}"'})
+    submission = scoped_submission(scope, submission_id, lock=True)
+    require_etag(submission, if_match)
     if action != "approve" and not (comment or "").strip():
         raise invalid("comment", "required", "Say what is wrong or what to change.")
     now = utcnow()

@@ -63,6 +63,7 @@ MATRIX: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/api/v1/households"): STAFF,
     ("GET", "/api/v1/households/<uuid:household_id>"): STAFF,
     ("POST", "/api/v1/submissions/<uuid:submission_id>/review"): SUPERVISOR,
+    ("PATCH", "/api/v1/submissions/<uuid:submission_id>"): SUPERVISOR,
     ("GET", "/api/v1/conflicts"): STAFF,
     ("GET", "/api/v1/conflicts/<uuid:conflict_id>"): STAFF,
     ("POST", "/api/v1/conflicts/<uuid:conflict_id>/resolve"): SUPERVISOR,

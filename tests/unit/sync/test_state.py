@@ -175,6 +175,10 @@ def test_a_correction_is_a_new_revision_that_keeps_the_review_and_updates_the_ho
     # The phone's next revision, made before it pulled the correction, is a conflict on rev 2.
     [result] = push(s, item(rev=2, x=1, y=7))
     assert result["status"] == "conflict"
+    # Its edit as rev 3, made from its own rev 1 (x changed, y as it had it), keeps the correction.
+    [edit] = push(s, item(rev=3, x=2, y=1))
+    assert edit["status"] == "accepted" and "conflict_id" not in edit
+    assert s.households[uid("h1")].answers == {"x": 2, "y": 5}
 
 
 # --------------------------------------------------------------------------- properties
