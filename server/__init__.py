@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import config as configuration
 from server import errors, logs
-from server.db import configure_sqlite, json_dumps
+from server.db import configure_sqlite, json_dumps, postgres_engine_options
 from server.db import db as database  # not `db`: that name is the module server.db
 from server.http import install_request_guards, install_unit_of_work
 from server.jsonio import OrjsonProvider
@@ -60,6 +60,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings["SQLALCHEMY_ENGINE_OPTIONS"] = {"json_serializer": json_dumps,
                                              **(settings.get("SQLALCHEMY_ENGINE_OPTIONS") or {})}
     configuration.finalise(settings, Path(app.instance_path))
+    if settings["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        settings["SQLALCHEMY_ENGINE_OPTIONS"] = postgres_engine_options(
+            settings["SQLALCHEMY_ENGINE_OPTIONS"], settings["DATABASE_CONNECT_TIMEOUT_SECONDS"])
     app.config.update(settings)
     app.config.update(API_SPEC)
     app.json = OrjsonProvider(app)

@@ -18,6 +18,9 @@ DEFAULTS: dict[str, Any] = {
     "ENV": "development",
     "SQLALCHEMY_DATABASE_URI": None,  # from DATABASE_URL; default SQLite file in the instance folder
     "SQLALCHEMY_ENGINE_OPTIONS": {},
+    # PostgreSQL: give up connecting after this long (libpq's minimum is 2), so that a request
+    # answers 503 while the database is away instead of hanging.
+    "DATABASE_CONNECT_TIMEOUT_SECONDS": 2,
     "SECRET_KEY": None,
     # JWT keyring: {kid: secret}; tokens are signed with JWT_ACTIVE_KID and verified with any.
     "JWT_KEYS": {},

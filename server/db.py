@@ -48,6 +48,18 @@ def json_dumps(value) -> str:
         return json.dumps(value)
 
 
+def postgres_engine_options(options: dict, connect_timeout: int) -> dict:
+    """Engine options for PostgreSQL that fail fast while the database is away (restart,
+    failover) instead of failing later or hanging a worker thread; explicit settings win.
+
+    ``pool_pre_ping``: a pooled connection that died with a restart is replaced when it is
+    checked out, instead of failing the request that drew it. ``connect_timeout``: a host that
+    does not answer (no refusal) fails within seconds, not after the TCP timeout.
+    """
+    connect_args = {"connect_timeout": connect_timeout, **(options.get("connect_args") or {})}
+    return {"pool_pre_ping": True, **options, "connect_args": connect_args}
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
