@@ -54,25 +54,33 @@ class Item:
     content_hash: str
 
 
+def _deeper_than(value: Any, levels: int) -> bool:
+    kind = type(value)
+    if kind is dict:
+        children = value.values()
+    elif kind is list:
+        children = value
+    elif isinstance(value, Mapping):
+        children = value.values()
+    else:
+        return False
+    if levels == 0:
+        return True
+    for child in children:
+        kind = type(child)
+        if (kind is dict or kind is list or isinstance(child, Mapping)) and _deeper_than(child, levels - 1):
+            return True
+    return False
+
+
 def nesting_error(raw: Any) -> list[dict] | None:
     """The rejection of an item whose answers nest deeper than ``MAX_ANSWER_DEPTH`` (no form
-    does; deeper ones would exhaust the stack of every recursive walk after this one)."""
-    if not isinstance(raw, Mapping):
+    does; deeper ones would exhaust the stack of every recursive walk after this one). The walk
+    itself stops at that depth, so it cannot."""
+    if not isinstance(raw, Mapping) or not _deeper_than(raw.get("answers"), MAX_ANSWER_DEPTH):
         return None
-    stack = [(raw.get("answers"), 0)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, Mapping):
-            children = value.values()
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
-        if depth >= MAX_ANSWER_DEPTH:
-            return [{"path": "answers", "code": "too_deep",
-                     "message": f"Answers may nest at most {MAX_ANSWER_DEPTH} levels deep."}]
-        stack.extend((child, depth + 1) for child in children)
-    return None
+    return [{"path": "answers", "code": "too_deep",
+             "message": f"Answers may nest at most {MAX_ANSWER_DEPTH} levels deep."}]
 
 
 def _uuid(value: Any) -> uuid.UUID | None:

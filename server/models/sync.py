@@ -8,7 +8,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db import JSONType, UTCDateTime, db, new_id, utcnow
+from server.db import HistoryJSON, JSONType, UTCDateTime, db, new_id, utcnow
 
 REVIEW_STATES = ("received", "approved", "rejected", "changes_requested")
 
@@ -29,7 +29,7 @@ class Household(db.Model):
     head_name_folded: Mapped[str | None] = mapped_column(sa.Text, index=True)
     classification: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class HouseholdRevision(db.Model):
@@ -39,7 +39,7 @@ class HouseholdRevision(db.Model):
 
     household_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("households.id"), primary_key=True)
     rev: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    answers: Mapped[dict] = mapped_column(JSONType)
+    answers: Mapped[dict] = mapped_column(HistoryJSON)
     submission_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
     submission_rev: Mapped[int | None] = mapped_column(sa.Integer)
     base_rev: Mapped[int | None] = mapped_column(sa.Integer)
@@ -71,28 +71,28 @@ class Submission(db.Model):
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)  # chosen by the phone
     household_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("households.id"), index=True)
-    form_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    form_id: Mapped[str] = mapped_column(sa.String(64))
     form_version: Mapped[str] = mapped_column(sa.String(64))
     area_code: Mapped[str] = mapped_column(sa.ForeignKey("areas.code"), index=True)
     rev: Mapped[int] = mapped_column(sa.Integer)
     content_hash: Mapped[str] = mapped_column(sa.String(64))
     answers: Mapped[dict] = mapped_column(JSONType)
     computed: Mapped[dict] = mapped_column(JSONType)
-    year: Mapped[int] = mapped_column(sa.Integer, index=True)
-    classification: Mapped[str | None] = mapped_column(sa.Text, index=True)
+    year: Mapped[int] = mapped_column(sa.Integer)
+    classification: Mapped[str | None] = mapped_column(sa.Text)
     deprivation_count: Mapped[int | None] = mapped_column(sa.BigInteger)
     income_per_person: Mapped[float | None] = mapped_column(sa.Float)
     household_code: Mapped[str | None] = mapped_column(sa.Text)
     head_name_folded: Mapped[str | None] = mapped_column(sa.Text)
     enumerator_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"), index=True)
     device_id: Mapped[str | None] = mapped_column(sa.String(64))
-    review_state: Mapped[str] = mapped_column(sa.String(20), default="received", index=True)
+    review_state: Mapped[str] = mapped_column(sa.String(20), default="received")
     review_comment: Mapped[str | None] = mapped_column(sa.Text)
-    reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    reviewed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (
         sa.CheckConstraint("review_state in ('received', 'approved', 'rejected', 'changes_requested')",
@@ -109,8 +109,8 @@ class SubmissionRevision(db.Model):
     rev: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     content_hash: Mapped[str] = mapped_column(sa.String(64))
     form_version: Mapped[str] = mapped_column(sa.String(64))
-    answers: Mapped[dict] = mapped_column(JSONType)
-    computed: Mapped[dict] = mapped_column(JSONType)
+    answers: Mapped[dict] = mapped_column(HistoryJSON)
+    computed: Mapped[dict] = mapped_column(HistoryJSON)
     household_rev_base: Mapped[int | None] = mapped_column(sa.Integer)
     source: Mapped[str] = mapped_column(sa.String(16), default="phone")  # phone | supervisor
     user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)

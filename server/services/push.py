@@ -50,7 +50,7 @@ from server.models import (
     SubmissionRevision,
     User,
 )
-from server.scoping import Scope, scope_of
+from server.scoping import Scope, province_of, scope_of
 from server.services import effects
 from server.services.snapshots import household_state, submission_state, year_state
 from server.services.areas import area_type_on, commune_of
@@ -93,7 +93,8 @@ class PushContext:
     actor: core.Actor
     evaluators: Evaluators = field(default_factory=Evaluators)
     versions: dict[tuple[str, str], FormVersion | None] = field(default_factory=dict)
-    areas: dict[str, Area | None] = field(default_factory=dict)
+    forms: dict[tuple[str, str, str], core.FormState | None] = field(default_factory=dict)
+    verdicts: dict[str, str] = field(default_factory=dict)
     area_types: dict[tuple, str | None] = field(default_factory=dict)
     present_attachments: frozenset[str] = frozenset()
 
@@ -105,18 +106,21 @@ class PushContext:
         return self.versions[key]
 
     def area_verdict(self, code: str) -> str:
-        if code not in self.areas:
-            self.areas[code] = db.session.get(Area, code)
-        area = self.areas[code]
-        if area is None or area.level == "province":
-            return "unknown"
-        return "ok" if self.scope.covers(area.code) else "outside"
+        verdict = self.verdicts.get(code)
+        if verdict is None:
+            area = db.session.get(Area, code)
+            verdict = self.verdicts[code] = (
+                "unknown" if area is None or area.level == "province" else
+                "ok" if self.scope.covers(area.code) else "outside")
+        return verdict
 
     def form(self, item: Item) -> core.FormState | None:
-        version = self.version(item.form_id, item.form_version)
-        if version is None:
-            return None
-        return core.FormState(version.state, self.evaluators.of(version, item.area))
+        key = (item.form_id, item.form_version, province_of(item.area))
+        if key not in self.forms:
+            version = self.version(item.form_id, item.form_version)
+            self.forms[key] = None if version is None else core.FormState(
+                version.state, self.evaluators.of(version, item.area))
+        return self.forms[key]
 
     def area_type(self, item: Item, day: dt.date | None) -> str | None:
         if day is None or self.area_verdict(item.area) != "ok":
