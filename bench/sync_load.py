@@ -659,6 +659,8 @@ def report(s: dict) -> str:
            f"late (a phone waits for its previous answer)"] if c["rate"] else []),
         f"cpu:      gunicorn {cpu['gunicorn']:.1f}s  postgres {cpu['postgres']:.1f}s  client {cpu['client']:.1f}s  "
         f"other processes {cpu['other']:.1f}s  of {cpu['available']:.1f}s available",
+        f"          per accepted submission: gunicorn {1000 * cpu['gunicorn'] / max(1, ok['accepted_unique']):.2f} ms"
+        f"  postgres {1000 * cpu['postgres'] / max(1, ok['accepted_unique']):.2f} ms",
     ]
     if "baseline" in s:
         b = s["baseline"]

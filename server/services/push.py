@@ -147,6 +147,14 @@ def push(user: User, session_device_id: str | None, device_id: str | None, submi
     if session_device_id is not None and device_id != session_device_id:
         raise Problem("request.invalid", "device_id is not the device this session was opened on.",
                       errors=[{"path": "device_id", "code": "device_mismatch", "message": "Not this session's device."}])
+    if session_device_id is None and device_id is not None:
+        # A session opened without a device may name one, but never another user's phone: what it
+        # pushes is recorded against that device.
+        device = db.session.get(Device, device_id)
+        if device is not None and device.user_id != user.id:
+            raise Problem("auth.device_taken", "This device_id is registered to another user.",
+                          errors=[{"path": "device_id", "code": "device_taken",
+                                   "message": "This phone belongs to another user; ask your supervisor."}])
     ctx = PushContext(user=user, scope=scope_of(user),
                       actor=core.Actor(str(user.id), device_id, now, earliest_visit()))
     results = _push_batch(ctx, submissions)

@@ -154,3 +154,17 @@ def test_every_item_code_is_in_the_catalogue_and_the_openapi_document(client):
     schema = spec["components"]["schemas"]["PushItemError"]
     assert set(schema["properties"]["code"]["enum"]) == set(PUSH_ITEM_CODES)
     assert all(PUSH_ITEM_CODES[code] for code in PUSH_ITEM_CODES)
+
+
+def test_a_session_without_a_device_cannot_push_under_another_users_phone(client, app, accounts, phone):
+    other = accounts.create("enumerator", [VILLAGE_A])
+    tokens = accounts.login(other.username)  # no device_id: a session not bound to a phone
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    item = submission(VILLAGE_A)
+    response = client.post(PUSH, json={"device_id": "phone-a", "submissions": [item]}, headers=headers)
+    assert response.status_code == 409 and response.get_json()["code"] == "auth.device_taken"
+    assert response.get_json()["errors"][0]["path"] == "device_id"
+    with app.app_context():
+        assert db.session.get(Submission, uuid.UUID(item["id"])) is None
+    [own] = push(client, headers, [item], device_id="phone-of-their-own")
+    assert own["status"] == "accepted"
