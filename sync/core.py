@@ -41,7 +41,10 @@ A pushed item, checked top to bottom; the first rule that answers decides (codes
 
 One visit-date rule: every evaluation of a visit (push, correction, conflict resolution) uses
 that visit's date in Vietnam time (``visit_date``): its ``finished_at``, or when it arrived if
-the phone sent none.
+the phone sent none. The review year a visit counts for is the form's ``review_year`` parameter
+as it applies to the visit's province (``review_year``), or the visit's year for a form without
+one. Every stored revision records what it was computed with (``provenance``): form version and
+sha256, the province's parameter-set revision, the visit date and the review year.
 """
 
 from __future__ import annotations
@@ -113,6 +116,8 @@ class Evaluator(Protocol):
 
     keyed_repeats: Mapping[str, str]  # repeat path -> instance key
     area_type_field: str | None  # the field behind the form's ``area_type`` output
+    review_year: int | None  # the form's ``review_year`` parameter as it applies (None: the visit's year)
+    provenance: Mapping  # what the result is computed with: form version and sha256, parameter set
 
     def evaluate(self, answers: Mapping, on: dt.date) -> Evaluation: ...
 
@@ -254,6 +259,7 @@ class SubmissionWrite:
     finished_at: dt.datetime | None
     attachments: tuple[Attachment, ...]
     review_reset: bool  # a phone's new revision goes back to review
+    provenance: Mapping  # form version, parameter set, visit date and review year it was computed with
 
 
 @dataclass(frozen=True)
@@ -341,6 +347,24 @@ def _visit_time_errors(item: Item, actor: Actor) -> list[dict] | None:
     if item.started_at is not None and item.started_at > end:
         return _error("started_at", "visit_start_after_end", "started_at is after finished_at.")
     return None
+
+
+def review_year(evaluator: Evaluator, on: dt.date) -> int:
+    """The review year a visit counts for: the form's ``review_year`` parameter (as the province
+    sets it for the season), or the visit's year when the form has none."""
+    return evaluator.review_year if evaluator.review_year is not None else on.year
+
+
+def provenance(evaluator: Evaluator, on: dt.date, year: int) -> dict:
+    return {**evaluator.provenance, "visit_date": on.isoformat(), "review_year": year}
+
+
+def year_of(item: Item, form: FormState | None, actor: Actor) -> int | None:
+    """The review year of a pushed item, for reading its year row (None: it will be rejected)."""
+    day = visit_day(item, actor)
+    if day is None or form is None:
+        return None
+    return review_year(form.evaluator, day)
 
 
 def visit_day(item: Item, actor: Actor) -> dt.date | None:
@@ -460,15 +484,17 @@ def push_item(item: Item, snapshot: Snapshot, actor: Actor) -> Result:
     if house.write is not None:
         effects.append(house.write)
     record = record_of(result.outputs)
+    year = review_year(evaluator, on)
     effects.append(SubmissionWrite(
         id=sid, new=stored is None, household_id=item.household_id, form_id=item.form_id,
         form_version=item.form_version, area_code=item.area, rev=item.rev, content_hash=item.content_hash,
-        answers=result.answers, computed=dict(result.computed), year=on.year, record=record,
+        answers=result.answers, computed=dict(result.computed), year=year, record=record,
         enumerator_id=actor.user_id, author_id=actor.user_id, device_id=actor.device_id, source="phone",
         reason=None, household_rev_base=item.household_rev, started_at=item.started_at,
-        finished_at=item.finished_at, attachments=_unique(item.attachments), review_reset=True))
+        finished_at=item.finished_at, attachments=_unique(item.attachments), review_reset=True,
+        provenance=provenance(evaluator, on, year)))
     if takes_year_row(snapshot.year, sid, visit_at):
-        effects.append(YearWrite(item.household_id, on.year, sid, visit_at, item.area, record, snapshot.year is None))
+        effects.append(YearWrite(item.household_id, year, sid, visit_at, item.area, record, snapshot.year is None))
     reply = {"id": str(sid), "status": "accepted", "rev": item.rev, "missing_attachments": _missing(item, snapshot),
              "household_rev": house.rev,
              "outputs": {k: v for k, v in result.outputs.items() if k in _PUBLIC_OUTPUTS}}
@@ -588,16 +614,17 @@ def correct(submission_id: uuid.UUID, changes: Mapping[str, Any], reason: str, s
                               form_id=stored.form_id, form_version=stored.form_version,
                               submission_id=submission_id, submission_rev=rev, base_rev=household.rev)
     record = record_of(result.outputs)
+    year = review_year(evaluator, on)
     effects: list[Effect] = [] if house.write is None else [house.write]
     effects.append(SubmissionWrite(
         id=submission_id, new=False, household_id=hid, form_id=stored.form_id, form_version=stored.form_version,
         area_code=stored.area_code, rev=rev, content_hash=chash, answers=result.answers,
-        computed=dict(result.computed), year=on.year, record=record, enumerator_id=stored.enumerator_id,
+        computed=dict(result.computed), year=year, record=record, enumerator_id=stored.enumerator_id,
         author_id=actor.user_id, device_id=None, source="correction", reason=reason.strip(),
         household_rev_base=stored.household_rev_base, started_at=None, finished_at=stored.finished_at,
-        attachments=stored.attachments, review_reset=False))
+        attachments=stored.attachments, review_reset=False, provenance=provenance(evaluator, on, year)))
     if takes_year_row(snapshot.year, submission_id, visit_at):
-        effects.append(YearWrite(hid, on.year, submission_id, visit_at, stored.area_code, record, snapshot.year is None))
+        effects.append(YearWrite(hid, year, submission_id, visit_at, stored.area_code, record, snapshot.year is None))
     if house.conflicts:
         effects.append(ConflictQueued(conflict_id(submission_id, rev), hid, submission_id, rev, stored.area_code,
                                       household.rev, house.rev, house.conflicts))

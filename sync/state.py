@@ -33,9 +33,11 @@ class PlainEvaluator:
     """A form with no rules: every answer valid, nothing calculated (for the property tests)."""
 
     area_type_field = None
+    review_year = None
 
     def __init__(self, keyed_repeats: Mapping[str, str] | None = None):
         self.keyed_repeats = dict(keyed_repeats or {})
+        self.provenance = {"form_id": "plain", "form_version": "1", "form_sha256": None, "parameter_set": None}
 
     def evaluate(self, answers: Mapping, on: dt.date) -> core.Evaluation:
         return core.Evaluation(copy.deepcopy(dict(answers)), {}, {}, [], [])
@@ -158,8 +160,9 @@ def snapshot(state: SyncState, item: Item, actor: core.Actor) -> core.Snapshot:
         household = core.HouseholdState(house.rev, house.answers, house.area_code,
                                         world.covers(actor.user_id, house.area_code), house.household_code,
                                         house.head_name, house.classification, base)
-        if day is not None:
-            row = state.years.get((str(item.household_id), day.year))
+        review_year = core.year_of(item, world.forms.get((item.form_id, item.form_version)), actor)
+        if review_year is not None:
+            row = state.years.get((str(item.household_id), review_year))
             year = core.YearState(row["submission_id"], row["visit_at"]) if row else None
     return core.Snapshot(area=area, form=world.forms.get((item.form_id, item.form_version)), submission=submission,
                          household=household, year=year,
@@ -207,7 +210,8 @@ def _store_submission(state: SyncState, s: core.SubmissionWrite, now: dt.datetim
                          review_state="received" if s.review_reset else old.review_state,
                          revisions=dict(old.revisions))
     record.revisions[s.rev] = {"content_hash": s.content_hash, "answers": copy.deepcopy(s.answers),
-                               "source": s.source, "author_id": s.author_id, "household_rev_base": s.household_rev_base}
+                               "source": s.source, "author_id": s.author_id, "household_rev_base": s.household_rev_base,
+                               "provenance": dict(s.provenance)}
     state.submissions[str(s.id)] = record
 
 
@@ -218,7 +222,8 @@ def correct(state: SyncState, submission_id: str, changes: Mapping[str, Any], re
     record = state.submissions[submission_id]
     house = state.households[record.household_id]
     visit_at = record.finished_at or record.received_at
-    year = state.years.get((record.household_id, core.visit_date(visit_at).year))
+    evaluator = state.world.forms[(record.form_id, record.form_version)].evaluator
+    year = state.years.get((record.household_id, core.review_year(evaluator, core.visit_date(visit_at))))
     snap = core.Snapshot(
         area="ok", form=state.world.forms[(record.form_id, record.form_version)], submission=record.state(True),
         household=core.HouseholdState(house.rev, house.answers, house.area_code, True, house.household_code,

@@ -93,6 +93,10 @@ class RevisionOut(Schema):
     household_rev_base = fields.Integer(allow_none=True)
     reason = fields.String(allow_none=True)
     received_at = fields.AwareDateTime()
+    computed = fields.Dict(metadata={"description": "The values the form calculated for this revision."})
+    provenance = fields.Dict(allow_none=True, metadata={
+        "description": "What those values were computed with: form_id, form_version, form_sha256, parameter_set "
+                       "({province, revision} of the override, or null), visit_date, review_year."})
 
 
 class AttachmentStatus(Schema):

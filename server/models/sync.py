@@ -116,6 +116,9 @@ class SubmissionRevision(db.Model):
     user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
     device_id: Mapped[str | None] = mapped_column(sa.String(64))
     reason: Mapped[str | None] = mapped_column(sa.Text)
+    # What the computed values came from: form version and sha256, the province's parameter-set
+    # revision, the visit date and the review year (``sync.core.provenance``). None before 0009.
+    provenance: Mapped[dict | None] = mapped_column(HistoryJSON)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -129,7 +132,24 @@ class Attachment(db.Model):
     sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     size: Mapped[int] = mapped_column(sa.BigInteger)
     content_type: Mapped[str] = mapped_column(sa.String(100))
-    uploaded_by: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    uploaded_by: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)  # the first uploader
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AttachmentUpload(db.Model):
+    """One user has sent a file's bytes (from one device, or none): proof that they hold the file.
+
+    A submission's reference to a file counts only when the submission's enumerator uploaded it
+    (``server/services/attachments.py``): declaring a hash is not holding the file. An upload no
+    submission of its user refers to counts against the device's quota and expires.
+    """
+
+    __tablename__ = "attachment_uploads"
+
+    sha256: Mapped[str] = mapped_column(sa.ForeignKey("attachments.sha256"), primary_key=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id"), primary_key=True, index=True)
+    device_id: Mapped[str | None] = mapped_column(sa.String(64))
+    size: Mapped[int] = mapped_column(sa.BigInteger)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

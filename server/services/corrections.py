@@ -36,11 +36,13 @@ def correct(scope: Scope, supervisor: User, submission_id: uuid.UUID, *, answers
     version = db.session.execute(sa.select(FormVersion).where(
         FormVersion.form_id == submission.form_id, FormVersion.version == submission.form_version)).scalar_one()
     visit_at = submission.finished_at or submission.received_at
+    evaluator = Evaluators().of(version, submission.area_code)
     snapshot = core.Snapshot(
-        area="ok", form=core.FormState(version.state, Evaluators().of(version, submission.area_code)),
+        area="ok", form=core.FormState(version.state, evaluator),
         submission=replace(submission_state(scope, submission, revisions, answers=True),
                            household_rev_base=base_rev, attachments=attachments),
-        household=household_state(scope, household), year=year_state(household.id, core.visit_date(visit_at).year))
+        household=household_state(scope, household),
+        year=year_state(household.id, core.review_year(evaluator, core.visit_date(visit_at))))
     now = utcnow()
     try:
         decided = core.correct(submission.id, answers, reason, snapshot,

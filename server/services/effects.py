@@ -121,7 +121,7 @@ def _submission(out: Rows, s: SubmissionWrite, now: dt.datetime) -> None:
         submission_id=s.id, rev=s.rev, content_hash=s.content_hash, form_version=s.form_version, answers=s.answers,
         computed=s.computed, household_rev_base=s.household_rev_base, source=s.source, user_id=_uid(s.author_id),
         device_id=s.device_id, reason=s.reason, started_at=s.started_at, finished_at=s.finished_at,
-        received_at=now))
+        received_at=now, provenance=dict(s.provenance)))
     out.inserts["submission_attachments"].extend(
         dict(submission_id=s.id, sha256=a.sha256, name=a.name, size=a.size) for a in s.attachments)
 

@@ -16,10 +16,14 @@ from sync.core import Evaluation
 
 
 class FormEvaluator:
-    def __init__(self, definition: FormDefinition, parameters: Mapping):
+    def __init__(self, definition: FormDefinition, parameters: Mapping, provenance: Mapping | None = None):
         self.definition, self.parameters = definition, parameters
         self.keyed_repeats = definition.instance_keys
         self.area_type_field = definition.outputs.get("area_type")
+        year = parameters.get("review_year")
+        self.review_year = year if isinstance(year, int) and not isinstance(year, bool) else None
+        self.provenance = dict(provenance or {"form_id": definition.form_id, "form_version": definition.version,
+                                              "form_sha256": definition.sha256, "parameter_set": None})
 
     def evaluate(self, answers: Mapping, on: dt.date) -> Evaluation:
         result = evaluate_submission(self.definition, answers, parameters=self.parameters, today=on)  # type: ignore[arg-type]
@@ -40,6 +44,9 @@ class Evaluators:
         key = (version.id, province_of(area_code))
         made = self._made.get(key)
         if made is None:
-            made = self._made[key] = FormEvaluator(form_service.definition_of(version),
-                                                   form_service.effective_parameters(version, key[1]))
+            definition = form_service.definition_of(version)
+            parameters, revision = form_service.effective_parameter_set(version, key[1])
+            made = self._made[key] = FormEvaluator(definition, parameters, provenance={
+                "form_id": version.form_id, "form_version": version.version, "form_sha256": version.sha256,
+                "parameter_set": None if revision is None else {"province": key[1], "revision": revision}})
         return made

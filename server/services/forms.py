@@ -15,11 +15,12 @@ import sqlalchemy as sa
 
 import forms
 from forms.definition import FormDefinition, check_parameter_overrides, load_form
+from forms.namespace import province_of_form, province_prefix
 from forms.problems import FormDefinitionError
 from server.db import db, utcnow
 from server.errors import Problem, invalid
 from server.models import Area, FormVersion, ParameterSet, User
-from server.scoping import Scope
+from server.scoping import Scope, province_of, scope_of
 from server.services import audit
 
 BUNDLED_DIR = Path(forms.__file__).resolve().parent / "bundled"
@@ -49,6 +50,48 @@ def _load(doc: Any) -> FormDefinition:
                       errors=problems) from exc
 
 
+# --- who sees and who changes a form -------------------------------------------------------
+#
+# A form is national (``household-review``) or belongs to one province (``p79-...``, see
+# ``forms.namespace``). National forms are seen by everyone and changed only by national admins;
+# a province's forms are seen by the users of that province and changed by its admins.
+
+def _scope(actor: User | None) -> Scope:
+    # None is the system itself (rasoat init, the bundled forms): national.
+    return Scope(None) if actor is None else scope_of(actor)
+
+
+def visible(scope: Scope, form_id: str) -> bool:
+    """May a user with this scope see (list, read, pull) versions of ``form_id``?"""
+    province = province_of_form(form_id)
+    return province is None or scope.is_national or province in scope.provinces()
+
+
+def offered_in(form_id: str, area_code: str) -> bool:
+    """Does the form take visits in this area? A province's form only in that province."""
+    province = province_of_form(form_id)
+    return province is None or province == province_of(area_code)
+
+
+def authorise(actor: User | None, form_id: str) -> None:
+    """Refuse (403) unless the admin may create, replace, publish, close or reopen versions of
+    ``form_id``: any form for a national admin; for another admin, the forms of a province their
+    areas cover whole. Decided from the ``form_id`` alone, before any lookup, so a refusal says
+    nothing about whether a version exists."""
+    scope = _scope(actor)
+    if scope.is_national:
+        return
+    province = province_of_form(form_id)
+    if province is None:
+        own = [p for p in scope.provinces() if scope.covers(p)]
+        hint = f" A form of your province is named {province_prefix(own[0])}…" if own else ""
+        raise Problem("auth.forbidden", f"{form_id!r} is a national form: only a national admin may change it."
+                      + hint)
+    if not scope.covers(province):
+        raise Problem("auth.forbidden", f"Form {form_id!r} belongs to province {province}; only the admins of "
+                      "that whole province, or national admins, may change it.")
+
+
 # --- queries --------------------------------------------------------------------------------
 
 def list_versions(user: User, form_id: str | None = None) -> list[FormVersion]:
@@ -57,7 +100,8 @@ def list_versions(user: User, form_id: str | None = None) -> list[FormVersion]:
         query = query.where(FormVersion.state != "draft")
     if form_id:
         query = query.where(FormVersion.form_id == form_id)
-    return list(db.session.execute(query).scalars())
+    scope = scope_of(user)
+    return [row for row in db.session.execute(query).scalars() if visible(scope, row.form_id)]
 
 
 def get_version(user: User | None, form_id: str, version: str, *, lock: bool = False) -> FormVersion:
@@ -65,8 +109,10 @@ def get_version(user: User | None, form_id: str, version: str, *, lock: bool = F
     if lock:
         query = query.with_for_update()
     row = db.session.execute(query).scalar_one_or_none()
-    # user None is the system itself (rasoat init); drafts are for admins' eyes only.
-    if row is None or (row.state == "draft" and user is not None and user.role != "admin"):
+    # user None is the system itself (rasoat init); drafts are for admins' eyes only, and another
+    # province's forms for nobody's: both answer as if the version did not exist.
+    if row is None or (user is not None and (
+            (row.state == "draft" and user.role != "admin") or not visible(scope_of(user), form_id))):
         raise Problem("request.not_found", f"No version {version!r} of form {form_id!r}.")
     return row
 
@@ -75,6 +121,14 @@ def get_version(user: User | None, form_id: str, version: str, *, lock: bool = F
 
 def _new_version(doc: Any, actor: User | None, state: str) -> FormVersion:
     form = _load(doc)
+    authorise(actor, form.form_id)
+    province = province_of_form(form.form_id)
+    if province is not None:
+        area = db.session.get(Area, province)
+        if area is None or area.level != "province":
+            raise invalid("form_id", "unknown_province",
+                          f"{form.form_id!r} names province {province!r}, which does not exist "
+                          "(a form id starting with p, two digits and '-' belongs to that province).")
     exists = db.session.execute(sa.select(FormVersion.id).where(
         FormVersion.form_id == form.form_id, FormVersion.version == form.version)).first()
     if exists:
@@ -88,18 +142,27 @@ def _new_version(doc: Any, actor: User | None, state: str) -> FormVersion:
                       published_at=now if state == "published" else None)
     db.session.add(row)
     db.session.flush()
-    audit.record("form.create", actor=actor, target_type="form_version", target_id=row.id,
-                 form_id=row.form_id, version=row.version, sha256=row.sha256, state=state)
+    _audit("form.create", row, actor, state=state)
     return row
 
 
+def _audit(action: str, row: FormVersion, actor: User | None, **detail: Any) -> None:
+    # A province's form is audited under that province, so its admins see the entries.
+    audit.record(action, actor=actor, target_type="form_version", target_id=row.id,
+                 area_code=province_of_form(row.form_id), form_id=row.form_id, version=row.version,
+                 sha256=row.sha256, **detail)
+
+
 def create_version(doc: Any, actor: User | None) -> FormVersion:
+    if isinstance(doc, dict) and isinstance(doc.get("form_id"), str):
+        authorise(actor, doc["form_id"])  # before the definition's problems: 403, not 422
     row = _new_version(doc, actor, "draft")
     db.session.commit()
     return row
 
 
 def replace_draft(form_id: str, version: str, doc: Any, actor: User) -> FormVersion:
+    authorise(actor, form_id)
     row = get_version(actor, form_id, version, lock=True)
     if row.state != "draft":
         raise Problem("form.version_immutable", f"Version {version!r} is {row.state}; publish a new version instead.")
@@ -109,35 +172,61 @@ def replace_draft(form_id: str, version: str, doc: Any, actor: User) -> FormVers
                       "The document's form_id and version must match the URL.")
     row.canonical, row.sha256, row.title, row.updated_at = (
         form.canonical_json().decode(), form.sha256, _title(form), utcnow())
-    audit.record("form.replace_draft", actor=actor, target_type="form_version", target_id=row.id,
-                 form_id=form_id, version=version, sha256=row.sha256)
+    _audit("form.replace_draft", row, actor)
     db.session.commit()
     return row
 
 
-def _transition(form_id: str, version: str, actor: User | None, *, expected: str, new: str) -> FormVersion:
+# action -> (the state it starts from, the state it leads to, the action's past participle)
+_TRANSITIONS = {"publish": ("draft", "published", "published"), "close": ("published", "closed", "closed"),
+                "reopen": ("closed", "published", "reopened")}
+
+
+def _transition(form_id: str, version: str, actor: User | None, action: str, **detail: Any) -> FormVersion:
+    expected, new, done = _TRANSITIONS[action]
+    authorise(actor, form_id)
     row = get_version(actor, form_id, version, lock=True)
     if row.state == new:
         return row  # idempotent
     if row.state != expected:
-        raise Problem("form.state", f"Version {version!r} is {row.state}; only a {expected} version can become {new}.")
-    row.state = new
-    if new == "published":
-        row.published_at = utcnow()
+        raise Problem("form.state", f"Version {version!r} is {row.state}; only a {expected} version can be {done}.")
+    now = utcnow()
+    row.state, row.updated_at = new, now
+    if action == "publish":
+        row.published_at = now
+    elif action == "close":
+        row.closed_at = now
     else:
-        row.closed_at = utcnow()
-    audit.record(f"form.{'publish' if new == 'published' else 'close'}", actor=actor, target_type="form_version",
-                 target_id=row.id, form_id=form_id, version=version, sha256=row.sha256)
+        detail["closed_at"] = row.closed_at.isoformat() if row.closed_at else None
+        row.closed_at = None
+    _audit(f"form.{action}", row, actor, **detail)
     db.session.commit()
     return row
 
 
+def confirmation_of(form_id: str, version: str) -> str:
+    """What a caller sends as ``confirm`` to close a version."""
+    return f"{form_id}/{version}"
+
+
 def publish(form_id: str, version: str, actor: User | None) -> FormVersion:
-    return _transition(form_id, version, actor, expected="draft", new="published")
+    return _transition(form_id, version, actor, "publish")
 
 
-def close(form_id: str, version: str, actor: User) -> FormVersion:
-    return _transition(form_id, version, actor, expected="published", new="closed")
+def close(form_id: str, version: str, actor: User, *, confirm: str | None, reason: str | None = None) -> FormVersion:
+    """Stop offering the version and taking new visits on it. Every phone of the form's area stops
+    at once, so the caller confirms by naming the version; a national admin can reopen it."""
+    expected = confirmation_of(form_id, version)
+    if confirm != expected:
+        raise invalid("confirm", "required" if confirm is None else "mismatch",
+                      f"Closing stops every phone from starting visits on this version. To confirm, send "
+                      f'{{"confirm": "{expected}"}}.')
+    return _transition(form_id, version, actor, "close", reason=reason)
+
+
+def reopen(form_id: str, version: str, actor: User, *, reason: str | None = None) -> FormVersion:
+    """Closed -> published again (a version closed by mistake); phones take new visits on it."""
+    return _transition(form_id, version, actor, "reopen", reason=reason)
 
 
 def _title(form: FormDefinition) -> dict:
@@ -149,14 +238,33 @@ def _title(form: FormDefinition) -> dict:
 
 def effective_parameters(row: FormVersion, province_code: str | None) -> dict[str, Any]:
     """The form's parameters overlaid with the province's latest override."""
+    return effective_parameter_set(row, province_code)[0]
+
+
+def effective_parameter_set(row: FormVersion, province_code: str | None) -> tuple[dict[str, Any], int | None]:
+    """The effective parameters and the revision of the province override they include (None: the
+    form's own parameters alone), so a result can name exactly what it was computed with."""
     params = dict(definition_of(row).parameters)
-    if province_code:
-        override = db.session.execute(
-            sa.select(ParameterSet.parameters).where(
-                ParameterSet.form_version_id == row.id, ParameterSet.province_code == province_code)
-            .order_by(ParameterSet.revision.desc()).limit(1)
-        ).scalar_one_or_none()
-        params.update(override or {})
+    if not province_code:
+        return params, None
+    override = db.session.execute(
+        sa.select(ParameterSet.parameters, ParameterSet.revision).where(
+            ParameterSet.form_version_id == row.id, ParameterSet.province_code == province_code)
+        .order_by(ParameterSet.revision.desc()).limit(1)
+    ).first()
+    if override is None:
+        return params, None
+    params.update(override.parameters or {})
+    return params, override.revision
+
+
+def parameters_at(row: FormVersion, province_code: str | None, revision: int | None) -> dict[str, Any]:
+    """The effective parameters as they were with a given override revision (for replaying a result)."""
+    params = dict(definition_of(row).parameters)
+    if province_code and revision is not None:
+        params.update(db.session.execute(sa.select(ParameterSet.parameters).where(
+            ParameterSet.form_version_id == row.id, ParameterSet.province_code == province_code,
+            ParameterSet.revision == revision)).scalar_one() or {})
     return params
 
 
@@ -177,6 +285,10 @@ def set_parameters(scope: Scope, form_id: str, version: str, province_code: str,
         raise invalid("province", "unknown_province", f"No province with code {province_code!r}.")
     if not scope.covers(province_code):
         raise Problem("auth.forbidden", f"Province {province_code!r} is outside your areas.")
+    if province_of_form(form_id) not in (None, province_code):
+        raise invalid("province", "not_the_forms_province",
+                      f"Form {form_id!r} belongs to province {province_of_form(form_id)}; only that province "
+                      "has overrides of it.")
     problems = check_parameter_overrides(definition_of(row), parameters)
     if problems:
         errors = [{**p.to_dict(), "path": f"parameters/{p.path}"} for p in problems]

@@ -52,6 +52,7 @@ from server.models import (
 )
 from server.scoping import Scope, province_of, scope_of
 from server.services import effects
+from server.services import forms as form_service
 from server.services.snapshots import household_state, submission_state, year_state
 from server.services.areas import area_type_on, commune_of
 from server.services.evaluation import Evaluators
@@ -117,7 +118,9 @@ class PushContext:
     def form(self, item: Item) -> core.FormState | None:
         key = (item.form_id, item.form_version, province_of(item.area))
         if key not in self.forms:
-            version = self.version(item.form_id, item.form_version)
+            # Another province's form is, to this area, no form at all (unknown_form_version).
+            version = (self.version(item.form_id, item.form_version)
+                       if form_service.offered_in(item.form_id, item.area) else None)
             self.forms[key] = None if version is None else core.FormState(
                 version.state, self.evaluators.of(version, item.area))
         return self.forms[key]
@@ -323,7 +326,6 @@ def _locked_snapshot(ctx: PushContext, item: Item) -> core.Snapshot:
                                                             SubmissionRevision.rev == max(by_phone))).scalar_one())
     household_row = db.session.get(Household, item.household_id, with_for_update=True, populate_existing=True)
     household = year = None
-    day = core.visit_day(item, ctx.actor)
     if household_row is not None:
         base = None
         if item.household_rev is not None and item.household_rev <= household_row.rev:
@@ -331,6 +333,7 @@ def _locked_snapshot(ctx: PushContext, item: Item) -> core.Snapshot:
                 HouseholdRevision.household_id == household_row.id,
                 HouseholdRevision.rev == item.household_rev)).scalar_one_or_none()
         household = household_state(ctx.scope, household_row, base)
-        if day is not None:
-            year = year_state(household_row.id, day.year)
+        review_year = core.year_of(item, ctx.form(item), ctx.actor)
+        if review_year is not None:
+            year = year_state(household_row.id, review_year)
     return replace(ctx.snapshot(item, submission), household=household, year=year)

@@ -127,11 +127,34 @@ def test_the_year_row_follows_the_latest_visit_not_the_latest_arrival(client, ap
         assert row.visit_at == dt.datetime(2026, 11, 20, 3, 0, tzinfo=dt.UTC)
 
 
-def test_a_visit_just_after_midnight_in_vietnam_counts_in_the_new_year(client, app, phone):
-    item = submission(VILLAGE_A, started_at=None, finished_at="2025-12-31T17:30:00+00:00")  # 00:30, 1 Jan 2026
-    assert push(client, phone, [item])[0]["status"] == "accepted"
+def test_the_review_year_is_the_forms_parameter_and_every_revision_says_what_it_was_computed_with(
+        client, app, accounts, phone):
+    admin = accounts.headers("admin", [])
+    before = submission(VILLAGE_A, started_at=None, finished_at="2025-12-31T17:30:00+00:00")  # 00:30, 1 Jan 2026
+    assert push(client, phone, [before])[0]["status"] == "accepted"
+    override = client.put("/api/v1/forms/household-review/versions/2022.1/parameters/01", headers=admin,
+                          json={"parameters": {"review_year": 2025}, "reason": "Đợt rà soát 2025 kéo dài"})
+    assert override.status_code in (200, 201), override.get_json()
+    after = submission(VILLAGE_A, started_at=None, finished_at="2026-01-05T09:00:00+07:00")
+    assert push(client, phone, [after])[0]["status"] == "accepted"
     with app.app_context():
-        assert db.session.get(Submission, uuid.UUID(item["id"])).year == 2026
+        first, second = (db.session.get(Submission, uuid.UUID(i["id"])) for i in (before, after))
+        assert (first.year, second.year) == (2026, 2025)  # the form's parameter, then the province's override
+        revision = db.session.execute(sa.select(SubmissionRevision).where(
+            SubmissionRevision.submission_id == second.id)).scalar_one()
+        version_sha = client.get("/api/v1/forms/household-review/versions/2022.1",
+                                 headers=admin).headers["ETag"].strip('"')
+        assert revision.provenance == {"form_id": "household-review", "form_version": "2022.1",
+                                       "form_sha256": version_sha, "parameter_set": {"province": "01", "revision": 1},
+                                       "visit_date": "2026-01-05", "review_year": 2025}
+        first_revision = db.session.execute(sa.select(SubmissionRevision).where(
+            SubmissionRevision.submission_id == first.id)).scalar_one()
+        assert first_revision.provenance["parameter_set"] is None
+        assert first_revision.provenance["visit_date"] == "2026-01-01"  # the visit's date in Vietnam
+    supervisor = accounts.headers("supervisor", [COMMUNE_X])
+    detail = client.get(f"/api/v1/submissions/{after['id']}", headers=supervisor).get_json()
+    assert detail["revisions"][0]["provenance"]["review_year"] == 2025
+    assert detail["revisions"][0]["computed"]
 
 
 def _emitted_codes() -> set[str]:

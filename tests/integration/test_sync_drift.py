@@ -55,6 +55,9 @@ def drift_form(version: str) -> dict:
             {"name": "classification", "type": "calculate", "calculation": "if(${x} > 2, 'poor', 'not_poor')"},
         ],
         "outputs": {"classification": "classification", "head_name": "head"},
+        # Version 2 counts its visits for review year 2025 whatever their date: an edit moving a
+        # submission from version 1 to 2 moves it to another year row.
+        **({"parameters": {"review_year": 2025}} if version == "2" else {}),
     }
 
 
