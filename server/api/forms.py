@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import functools
+
 import orjson
 from flask import Response, current_app, request
 from marshmallow import Schema, fields, validate
@@ -42,6 +44,20 @@ class FormOut(Schema):
 FormList = Schema.from_dict({"items": fields.List(fields.Nested(FormOut), required=True)}, name="FormList")
 
 
+class CloseIn(Schema):
+    confirm = fields.String(required=True, validate=validate.Length(max=200), metadata={
+        "description": "The version being closed, as `<form_id>/<version>` (e.g. `household-review/2022.1`): "
+                       "closing stops every phone of the form's area from starting visits on it.",
+        "example": "household-review/2022.1"})
+    reason = fields.String(load_default=None, validate=validate.Length(min=1, max=500),
+                           metadata={"description": "Why (kept in the audit log)."})
+
+
+class ReopenIn(Schema):
+    reason = fields.String(load_default=None, validate=validate.Length(min=1, max=500),
+                           metadata={"description": "Why (kept in the audit log)."})
+
+
 class ParametersIn(Schema):
     parameters = fields.Dict(keys=fields.String(validate=validate.Length(max=64)), required=True,
                              validate=validate.Length(min=1, max=200))
@@ -67,6 +83,22 @@ class ParametersOut(Schema):
     province = fields.String(allow_none=True)
     effective = fields.Dict(required=True)
     overrides = fields.List(fields.Nested(ParameterSetOut))
+
+
+def may_change_form(view):
+    """403 for an admin who may not change this form (a national one, or another province's),
+    decided from the URL before the body is read; the service checks it again for every caller."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        service.authorise(current_user(), kwargs["form_id"])
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+WHO_CHANGES = ("National forms are changed by national admins (no areas); a form whose id starts with "
+               "`p<province code>-` (e.g. `p79-...`) by the admins of that whole province too. Anyone else "
+               "gets 403, whether or not the version exists.")
 
 
 def _read_definition() -> object:
@@ -110,7 +142,10 @@ def list_forms():
 @blp.response(201, VersionOut)
 @blp.doc(requestBody=FORM_BODY)
 def create_form_version():
-    """Create a draft version from a JSON form or an .xlsx XLSForm; 422 lists every problem."""
+    """Create a draft version from a JSON form or an .xlsx XLSForm; 422 lists every problem.
+
+    A provincial admin creates only forms of their province (`form_id` `p<province code>-...`);
+    a national form id is a 403 for them. A `p..-` id naming no province is a 422 on `form_id`."""
     return service.create_version(_read_definition(), current_user())
 
 
@@ -119,7 +154,9 @@ def create_form_version():
 @blp.response(200, {"type": "object", "description": "The form document, canonical bytes"})
 @blp.alt_response(304, description="Not modified (If-None-Match matched the ETag)")
 def get_form_version(form_id, version):
-    """The definition's canonical bytes with a strong ETag (sha256); If-None-Match gives 304."""
+    """The definition's canonical bytes with a strong ETag (sha256); If-None-Match gives 304.
+
+    Another province's form (`p<code>-...`) is a 404 for users outside that province."""
     row = service.get_version(current_user(), form_id, version)
     etag = row.sha256
     if request.if_none_match.contains(etag):
@@ -135,7 +172,9 @@ def get_form_version(form_id, version):
 @blp.route("/forms/<string:form_id>/versions/<string:version>", methods=["PUT"])
 @accepts("application/json", "multipart/form-data")
 @requires("admin")
+@may_change_form
 @blp.response(200, VersionOut)
+@blp.alt_response(403, description=WHO_CHANGES)
 @blp.doc(requestBody=FORM_BODY)
 def replace_form_version(form_id, version):
     """Replace a draft; 409 once published."""
@@ -144,18 +183,40 @@ def replace_form_version(form_id, version):
 
 @blp.route("/forms/<string:form_id>/versions/<string:version>/publish", methods=["POST"])
 @requires("admin")
+@may_change_form
 @blp.response(200, VersionOut)
+@blp.alt_response(403, description=WHO_CHANGES)
 def publish_form_version(form_id, version):
-    """Draft -> published: the bytes are frozen from now on."""
+    """Draft -> published: the bytes are frozen from now on, and phones of the form's area get it."""
     return service.publish(form_id, version, current_user())
 
 
 @blp.route("/forms/<string:form_id>/versions/<string:version>/close", methods=["POST"])
 @requires("admin")
+@may_change_form
+@blp.arguments(CloseIn)
 @blp.response(200, VersionOut)
-def close_form_version(form_id, version):
-    """Published -> closed: no longer offered to phones; new submissions are rejected."""
-    return service.close(form_id, version, current_user())
+@blp.alt_response(403, description=WHO_CHANGES)
+def close_form_version(body, form_id, version):
+    """Published -> closed: no longer offered to phones; new visits on it are rejected.
+
+    The body confirms which version: `{"confirm": "<form_id>/<version>"}`; without it, or naming
+    another version, the answer is a 422 on `confirm` and nothing changes. Closing a closed version
+    again changes nothing. Audited (`form.close`, with the reason); undone by `.../reopen`."""
+    return service.close(form_id, version, current_user(), confirm=body["confirm"], reason=body["reason"])
+
+
+@blp.route("/forms/<string:form_id>/versions/<string:version>/reopen", methods=["POST"])
+@requires("admin")
+@may_change_form
+@blp.arguments(ReopenIn)
+@blp.response(200, VersionOut)
+@blp.alt_response(403, description=WHO_CHANGES)
+def reopen_form_version(body, form_id, version):
+    """Closed -> published: a version closed by mistake takes new visits again and is offered to
+    phones at their next pull. Reopening a published version changes nothing; a draft is a 409.
+    Audited (`form.reopen`, with when it had been closed and the reason)."""
+    return service.reopen(form_id, version, current_user(), reason=body["reason"])
 
 
 @blp.route("/forms/<string:form_id>/versions/<string:version>/parameters", methods=["GET"])

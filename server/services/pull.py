@@ -1,5 +1,6 @@
-"""The phone's pull: form versions to download, households of its areas for prefill, and the
-review outcomes of its user's submissions, as a resumable delta stream."""
+"""The phone's pull: form versions to download, the households its enumerator visits (for
+prefill, without the answers forms keep off phones), and the review outcomes of the enumerator's
+submissions, as a resumable delta stream. Enumerators only: supervisors do not pull."""
 
 from __future__ import annotations
 
@@ -9,9 +10,20 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from flask import current_app
 
+from forms.prefill import for_prefill
 from server.db import db, utcnow
 from server.errors import Problem
-from server.models import Area, AreaSetting, Change, FormVersion, Household, Submission, User
+from server.models import (
+    Area,
+    AreaSetting,
+    Change,
+    FormVersion,
+    Household,
+    HouseholdAssignment,
+    HouseholdRevision,
+    Submission,
+    User,
+)
 from server.pagination import cursor_key
 from server.scoping import scope_of
 from server.services import changes
@@ -20,8 +32,10 @@ from server.services.areas import commune_of
 from sync.cursors import CursorError, decode_cursor, encode_cursor
 
 PURPOSE = "pull"
-# Cursor layout: bumped when positions change meaning (v2: feed positions, not timestamps).
-CURSOR_VERSION = 2
+# Cursor layout: bumped when positions change meaning (v2: feed positions, not timestamps) or
+# when phones must start again (v3: assignments, and answers kept off phones: a phone pulling from
+# the start replaces the households it holds, and with them the ID numbers earlier pulls sent).
+CURSOR_VERSION = 3
 
 
 def _scope_fingerprint(user: User) -> str:
@@ -81,18 +95,74 @@ def _after(pos: tuple[int, int] | None) -> sa.ColumnElement[bool]:
     return sa.or_(Change.xid > pos[0], sa.and_(Change.xid == pos[0], Change.seq > pos[1]))
 
 
-def _page(query: sa.Select, kind: str, pos, horizon: _Horizon, limit: int) -> tuple[list, tuple[int, int], bool]:
-    """One page of ``query`` (selecting xid, seq, entity) over the feed rows of ``kind`` after
-    ``pos``; returns the entities, the new position and whether more follow."""
-    rows = db.session.execute(query.where(Change.kind == kind, horizon.readable, _after(pos))
+def _page(query: sa.Select, kinds: tuple[str, ...], pos, horizon: _Horizon,
+          limit: int) -> tuple[list, tuple[int, int], bool]:
+    """One page of ``query`` (selecting xid, seq, then what to deliver) over the feed rows of
+    ``kinds`` after ``pos``; returns the rows, the new position and whether more follow."""
+    rows = db.session.execute(query.where(Change.kind.in_(kinds), horizon.readable, _after(pos))
                               .order_by(Change.xid, Change.seq).limit(limit + 1)).all()
     if len(rows) > limit:
         rows = rows[:limit]
-        return [r[2] for r in rows], (rows[-1][0], rows[-1][1]), True
+        return rows, (rows[-1][0], rows[-1][1]), True
     # Not full: every readable row was scanned, the user's or not; move to the horizon so the next
     # pull starts there. (max: own rows of the pulling transaction lie beyond the horizon.)
     delivered = (rows[-1][0], rows[-1][1]) if rows else None
-    return [r[2] for r in rows], max(p for p in (pos, delivered, horizon.position) if p is not None), False
+    return rows, max(p for p in (pos, delivered, horizon.position) if p is not None), False
+
+
+# --- which households a phone holds ---------------------------------------------------------
+#
+# An area in which any household is assigned (``household_assignments.area_code``) is
+# *assigning*: an enumerator's phone holds a household of it only when the household is assigned
+# to the enumerator or the enumerator created it (their visit made its first revision). Other
+# areas: every household of the enumerator's areas. Always within the user's areas.
+#
+# Who may hold a household changes with the assignments (``server.services.assignments`` writes
+# an ``assignment`` feed row for every household concerned), so pull decides it from the
+# assignments as they stand when the row is read, in the same statement as the rows:
+#
+# - a household row (revision r) delivers the household when r is still its revision, the phone
+#   may hold it, and no assignment row of the household names revision r (that row delivers it);
+# - an assignment row acts only if it is the household's latest one (a later one decides): if
+#   the phone may hold the household it delivers it (when the row's revision is still current;
+#   otherwise the household row of the newer revision does), else it lists the household in
+#   ``households_removed``.
+#
+# So a household comes once per state, and whoever lost it is told so, whatever the order in
+# which assignments and visits commit.
+
+
+def _may_hold(user: User) -> sa.ColumnElement[bool]:
+    """Whether ``user``'s phone may hold the household of the enclosing query."""
+    assigning = sa.exists().where(HouseholdAssignment.area_code == Household.area_code)
+    assigned = sa.exists().where(HouseholdAssignment.household_id == Household.id,
+                                 HouseholdAssignment.enumerator_id == user.id)
+    created = sa.exists().where(HouseholdRevision.household_id == Household.id, HouseholdRevision.rev == 1,
+                                Submission.id == HouseholdRevision.submission_id, Submission.enumerator_id == user.id)
+    return sa.or_(~assigning, assigned, created)
+
+
+def _assignment_row(*, same_rev: bool = False, later: bool = False) -> sa.Exists:
+    """An assignment row of the feed row's household (with the same revision, or after it)."""
+    other = sa.orm.aliased(Change)
+    # A literal, so that PostgreSQL can match the partial index ix_changes_assignment.
+    condition = [other.kind == sa.literal_column(f"'{changes.ASSIGNMENT}'"), other.entity_id == Change.entity_id]
+    if same_rev:
+        condition.append(other.rev == Change.rev)
+    if later:
+        condition.append(sa.or_(other.xid > Change.xid, sa.and_(other.xid == Change.xid, other.seq > Change.seq)))
+    return sa.exists().where(*condition)
+
+
+def _households_query(user: User) -> sa.Select:
+    may_hold = _may_hold(user)
+    return (sa.select(Change.xid, Change.seq, Household, may_hold.label("may_hold"))
+            .join(Household, Household.id == Change.entity_id)
+            .where(scope_of(user).clause(Household.area_code),
+                   sa.or_(sa.and_(Change.kind == changes.HOUSEHOLD, Household.rev == Change.rev, may_hold,
+                                  ~_assignment_row(same_rev=True)),
+                          sa.and_(Change.kind == changes.ASSIGNMENT, ~_assignment_row(later=True),
+                                  sa.or_(~may_hold, Household.rev == Change.rev)))))
 
 
 def _forms(user: User) -> list[dict]:
@@ -102,6 +172,8 @@ def _forms(user: User) -> list[dict]:
                               .order_by(FormVersion.form_id, FormVersion.created_at)).scalars()
     out = []
     for row in rows:
+        if not form_service.visible(scope, row.form_id):
+            continue  # another province's form: never offered here
         entry = {"form_id": row.form_id, "version": row.version, "state": row.state, "sha256": row.sha256,
                  "title": row.title, "url": f"/api/v1/forms/{row.form_id}/versions/{row.version}"}
         if row.state == "published":
@@ -128,10 +200,22 @@ def _areas(user: User) -> list[dict]:
              "area_type": types.get(commune_of(a.code))} for a in rows]
 
 
-def _household(h: Household) -> dict:
-    return {"id": h.id, "area": h.area_code, "rev": h.rev, "household_code": h.household_code,
-            "head_name": h.head_name, "classification": h.classification, "form_id": h.form_id,
-            "form_version": h.form_version, "answers": h.answers, "updated_at": h.updated_at}
+def _households(rows: list[Household]) -> list[dict]:
+    """The households as phones receive them: answers their form keeps off phones (ID numbers,
+    ``forms.prefill``) are left out."""
+    wanted = {(h.form_id, h.form_version) for h in rows}
+    versions = {(v.form_id, v.version): v for v in db.session.execute(sa.select(FormVersion).where(
+        sa.tuple_(FormVersion.form_id, FormVersion.version).in_(sorted(wanted)))).scalars()} if wanted else {}
+    out = []
+    for h in rows:
+        version = versions.get((h.form_id, h.form_version))
+        # A household's form version is never deleted; were it missing, nothing would say which
+        # answers may travel, so none do.
+        answers = for_prefill(form_service.definition_of(version), h.answers) if version is not None else {}
+        out.append({"id": h.id, "area": h.area_code, "rev": h.rev, "household_code": h.household_code,
+                    "head_name": h.head_name, "classification": h.classification, "form_id": h.form_id,
+                    "form_version": h.form_version, "answers": answers, "updated_at": h.updated_at})
+    return out
 
 
 def _review(s: Submission) -> dict:
@@ -159,25 +243,24 @@ def pull(user: User, cursor: str | None, limit: int) -> dict:
     horizon = _horizon()  # before the rows: see above
     scope = scope_of(user)
 
-    # A household's feed row delivers its current state only while that state is the one the
-    # row announced (same rev); an older row is skipped, the newer row delivers the newer state.
-    households, households_pos, more_households = _page(
-        sa.select(Change.xid, Change.seq, Household)
-        .join(Household, sa.and_(Household.id == Change.entity_id, Household.rev == Change.rev))
-        .where(scope.clause(Household.area_code)),
-        changes.HOUSEHOLD, households_pos, horizon, limit)
+    # Households and assignment rows, decided as described above ("which households a phone
+    # holds"); one statement, so that every row of a household in a page is decided alike.
+    household_rows, households_pos, more_households = _page(
+        _households_query(user), (changes.HOUSEHOLD, changes.ASSIGNMENT), households_pos, horizon, limit)
+    households = [row[2] for row in household_rows if row[3]]
+    removed = [row[2].id for row in household_rows if not row[3]]  # at most one row per household
     # Likewise a review row, while the submission still holds that outcome (same rev, same
     # decision time); a new revision from the phone clears the outcome.
-    reviews, reviews_pos, more_reviews = _page(
+    review_rows, reviews_pos, more_reviews = _page(
         sa.select(Change.xid, Change.seq, Submission)
         .join(Submission, sa.and_(Submission.id == Change.entity_id, Submission.rev == Change.rev,
                                   Submission.reviewed_at == Change.created_at))
         .where(Change.user_id == user.id, Submission.enumerator_id == user.id, scope.clause(Submission.area_code)),
-        changes.REVIEW, reviews_pos, horizon, limit)
+        (changes.REVIEW,), reviews_pos, horizon, limit)
 
     next_cursor = encode_cursor({"v": CURSOR_VERSION, "u": str(user.id), "s": _scope_fingerprint(user),
                                  "h": list(households_pos), "r": list(reviews_pos)},
                                 cursor_key(), purpose=PURPOSE)
-    return {"changes": {"forms": _forms(user), "areas": _areas(user), "households": [_household(h) for h in households],
-                        "reviews": [_review(s) for s in reviews]},
+    return {"changes": {"forms": _forms(user), "areas": _areas(user), "households": _households(households),
+                        "households_removed": removed, "reviews": [_review(row[2]) for row in review_rows]},
             "next_cursor": next_cursor, "has_more": more_households or more_reviews, "server_time": utcnow()}

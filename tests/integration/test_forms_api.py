@@ -72,7 +72,8 @@ def test_draft_lifecycle_with_etags(client, admin, accounts):
     stale = client.get("/api/v1/forms/thu-nghiem/versions/1", headers={**supervisor, "If-None-Match": '"abc"'})
     assert stale.status_code == 200
 
-    closed = client.post("/api/v1/forms/thu-nghiem/versions/1/close", headers=admin).get_json()
+    closed = client.post("/api/v1/forms/thu-nghiem/versions/1/close", json={"confirm": "thu-nghiem/1"},
+                         headers=admin).get_json()
     assert closed["state"] == "closed" and closed["closed_at"]
     problem(client.post("/api/v1/forms/thu-nghiem/versions/1/publish", headers=admin), 409, "form.state")
 

@@ -50,6 +50,7 @@ MATRIX: dict[tuple[str, str], str | frozenset[str]] = {
     ("PUT", "/api/v1/forms/<string:form_id>/versions/<string:version>"): ADMIN,
     ("POST", "/api/v1/forms/<string:form_id>/versions/<string:version>/publish"): ADMIN,
     ("POST", "/api/v1/forms/<string:form_id>/versions/<string:version>/close"): ADMIN,
+    ("POST", "/api/v1/forms/<string:form_id>/versions/<string:version>/reopen"): ADMIN,
     ("GET", "/api/v1/forms/<string:form_id>/versions/<string:version>/parameters"): ANY,
     ("PUT", "/api/v1/forms/<string:form_id>/versions/<string:version>/parameters/<string:province>"): ADMIN,
     # Sync: the phone's calls (supervisors also collect in the field)

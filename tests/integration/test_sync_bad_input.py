@@ -471,7 +471,8 @@ def test_a_closed_version_takes_no_new_submissions(client, transaction, accounts
     earlier = submission(VILLAGE_A)
     assert push(client, phone, [earlier])[0]["status"] == "accepted"
     admin = accounts.headers("admin")
-    assert client.post("/api/v1/forms/household-review/versions/2022.1/close", headers=admin).status_code == 200
+    assert client.post("/api/v1/forms/household-review/versions/2022.1/close", headers=admin,
+                       json={"confirm": "household-review/2022.1"}).status_code == 200
     bad = submission(VILLAGE_A, year="2022")
     # (the good items of the sandwich are of the 2022 form too: make them 2027 ones)
     before = counts(transaction)
@@ -486,7 +487,8 @@ def test_a_retry_after_the_version_closed_is_still_a_duplicate(client, transacti
     earlier = submission(VILLAGE_A)
     assert push(client, phone, [earlier])[0]["status"] == "accepted"
     admin = accounts.headers("admin")
-    assert client.post("/api/v1/forms/household-review/versions/2022.1/close", headers=admin).status_code == 200
+    assert client.post("/api/v1/forms/household-review/versions/2022.1/close", headers=admin,
+                       json={"confirm": "household-review/2022.1"}).status_code == 200
     before = counts(transaction)
     assert push(client, phone, [earlier])[0] == {"id": earlier["id"], "status": "duplicate", "rev": 1,
                                                  "missing_attachments": []}

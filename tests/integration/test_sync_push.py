@@ -129,7 +129,8 @@ def test_per_item_rejections(client, phone, change, path, code):
 def test_closed_version_is_rejected_but_published_old_version_accepted(client, accounts, phone):
     admin = accounts.headers("admin")
     assert push(client, phone, [submission(VILLAGE_A, year="2022")])[0]["status"] == "accepted"
-    assert client.post("/api/v1/forms/household-review/versions/2022.1/close", headers=admin).status_code == 200
+    assert client.post("/api/v1/forms/household-review/versions/2022.1/close", headers=admin,
+                       json={"confirm": "household-review/2022.1"}).status_code == 200
     result = push(client, phone, [submission(VILLAGE_A, year="2022")])[0]
     assert result["errors"][0]["code"] == "form_version_closed"
     assert push(client, phone, [submission(VILLAGE_A, year="2027")])[0]["status"] == "accepted"
