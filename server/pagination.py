@@ -86,3 +86,38 @@ def paginate(query: sa.Select, *, key: sa.ColumnElement, cursor: str | None, lim
         next_cursor = encode_cursor({"after": str(last) if isinstance(last, uuid.UUID) else last},
                                     cursor_key(), purpose=purpose)
     return Page(items=items, next_cursor=next_cursor)
+
+
+def paginate_sorted(query: sa.Select, *, sort: sa.ColumnElement, descending: bool, key: sa.ColumnElement,
+                    parse_sort: Callable[[Any], Any], dump_sort: Callable[[Any], Any], cursor: str | None,
+                    limit: int, purpose: str) -> Page:
+    """One page of ``query`` ordered by ``sort`` (not unique, never NULL) then the unique ``key``,
+    both ascending or both descending, after ``cursor``. ``parse_sort``/``dump_sort`` carry the
+    sort value through the cursor's JSON (and raise ``CursorError`` on a value that is not one)."""
+    parse_key = _after_parser(key)
+    if cursor:
+        try:
+            payload = decode_cursor(cursor, cursor_key(), purpose=purpose)
+            after = payload.get("after") if isinstance(payload, dict) else None
+            if not (isinstance(after, list) and len(after) == 2):
+                raise CursorError("The cursor has no position.")
+            value, last = parse_sort(after[0]), parse_key(after[1])
+        except CursorError as exc:
+            raise Problem("cursor.invalid", str(exc)) from exc
+        except (KeyError, TypeError, ValueError) as exc:
+            raise Problem("cursor.invalid", "The cursor is malformed.") from exc
+        if descending:
+            query = query.where(sa.or_(sort < value, sa.and_(sort == value, key < last)))
+        else:
+            query = query.where(sa.or_(sort > value, sa.and_(sort == value, key > last)))
+    order = (sort.desc(), key.desc()) if descending else (sort.asc(), key.asc())
+    rows = db.session.execute(query.add_columns(sort.label("_sort")).order_by(*order).limit(limit + 1)).all()
+    items = [row[0] for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last_row = rows[limit - 1]
+        last_key = getattr(last_row[0], key.key)
+        next_cursor = encode_cursor(
+            {"after": [dump_sort(last_row[-1]), str(last_key) if isinstance(last_key, uuid.UUID) else last_key]},
+            cursor_key(), purpose=purpose)
+    return Page(items=items, next_cursor=next_cursor)

@@ -8,6 +8,7 @@ from server.models import REVIEW_STATES
 from server.scoping import scope_of
 from server.security.current import current_user, requires
 from server.services import households as service
+from server.services import queue
 from server.services.reviews import submission_etag
 
 blp = ApiBlueprint("households", __name__, url_prefix="/api/v1",
@@ -129,8 +130,20 @@ class HouseholdsQuery(PageQuery):
 
 class SubmissionsQuery(HouseholdsQuery):
     form_id = fields.String(load_default=None, validate=validate.Length(max=64))
-    status = fields.String(load_default=None, validate=validate.OneOf(REVIEW_STATES))
-    year = fields.Integer(load_default=None, validate=validate.Range(min=2000, max=2100))
+    form_version = fields.String(load_default=None, validate=validate.Length(max=64))
+    status = fields.String(load_default=None, validate=validate.OneOf(REVIEW_STATES),
+                           metadata={"description": "Review state."})
+    enumerator = fields.UUID(load_default=None, metadata={"description": "The enumerator's user id."})
+    year = fields.Integer(load_default=None, validate=validate.Range(min=2000, max=2100),
+                          metadata={"description": "Review year."})
+    received_from = fields.Date(load_default=None, metadata={"description": "Received on or after (Vietnam date)."})
+    received_to = fields.Date(load_default=None, metadata={"description": "Received on or before (Vietnam date)."})
+    where = fields.List(fields.String(validate=validate.Length(max=500)), load_default=list, metadata={
+        "description": "FIELD:OP:VALUE on a top-level answer of the form (needs form_id); OP is eq, ne, lt, le, "
+                       "gt, ge, or in with values joined by |. Repeat the parameter: the conditions are ANDed."})
+    sort = fields.String(load_default="-received_at", validate=validate.OneOf(queue.SORTS),
+                         metadata={"description": "received_at, area or classification; a leading - sorts "
+                                                  "descending (default: newest first)."})
 
 
 HouseholdPage = page_schema(HouseholdOut, "HouseholdPage")
@@ -166,9 +179,11 @@ def get_household(household_id):
 @blp.response(200, SubmissionPage)
 def list_submissions(args):
     """Submissions in your areas, filterable."""
-    page = service.list_submissions(scope_of(current_user()), form_id=args["form_id"], status=args["status"],
-                                    area=args["area"], classification=args["classification"], year=args["year"],
-                                    q=args["q"], cursor=args["cursor"], limit=page_limit(args))
+    page = queue.list_submissions(
+        scope_of(current_user()), form_id=args["form_id"], form_version=args["form_version"], status=args["status"],
+        area=args["area"], enumerator=args["enumerator"], classification=args["classification"], year=args["year"],
+        received_from=args["received_from"], received_to=args["received_to"], q=args["q"], where=args["where"],
+        sort=args["sort"], cursor=args["cursor"], limit=page_limit(args))
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from server.db import db
 from server.errors import Problem
 from server.models import (
-    Attachment,
     Conflict,
     Household,
     HouseholdRevision,
@@ -20,6 +19,7 @@ from server.models import (
 )
 from server.pagination import Page, paginate
 from server.scoping import Scope
+from server.services import attachments as attachment_service
 from server.text import fold
 
 
@@ -54,27 +54,6 @@ def get_household(scope: Scope, household_id: uuid.UUID) -> dict:
             "conflicts": conflicts}
 
 
-def list_submissions(scope: Scope, *, form_id: str | None, status: str | None, area: str | None,
-                     classification: str | None, year: int | None, q: str | None, cursor: str | None,
-                     limit: int) -> Page:
-    query = sa.select(Submission).where(scope.clause(Submission.area_code))
-    if form_id:
-        query = query.where(Submission.form_id == form_id)
-    if status:
-        query = query.where(Submission.review_state == status)
-    if area:
-        query = query.where(Scope((area,)).clause(Submission.area_code))
-    if classification:
-        query = query.where(Submission.classification == classification)
-    if year:
-        query = query.where(Submission.year == year)
-    if q:
-        folded = fold(q)
-        query = query.where(sa.or_(Submission.head_name_folded.contains(folded, autoescape=True),
-                                   Submission.household_code == q.strip()))
-    return paginate(query, key=Submission.id, cursor=cursor, limit=limit, purpose="submissions")
-
-
 def get_submission(scope: Scope, submission_id: uuid.UUID) -> dict:
     submission = db.session.execute(sa.select(Submission).where(
         Submission.id == submission_id, scope.clause(Submission.area_code))).scalar_one_or_none()
@@ -82,11 +61,11 @@ def get_submission(scope: Scope, submission_id: uuid.UUID) -> dict:
         raise Problem("request.not_found", "No such submission in your areas.")
     revisions = db.session.execute(sa.select(SubmissionRevision).where(
         SubmissionRevision.submission_id == submission_id).order_by(SubmissionRevision.rev)).scalars().all()
-    attachments = db.session.execute(
-        sa.select(SubmissionAttachment, Attachment.sha256.is_not(None).label("received"))
-        .outerjoin(Attachment, Attachment.sha256 == SubmissionAttachment.sha256)
-        .where(SubmissionAttachment.submission_id == submission_id)
-        .order_by(SubmissionAttachment.name)).all()
+    attachments = db.session.execute(sa.select(SubmissionAttachment).where(
+        SubmissionAttachment.submission_id == submission_id).order_by(SubmissionAttachment.name)).scalars().all()
+    # Received: the caller can open it (its enumerator, or another in the caller's areas, uploaded
+    # it); a hash that was only declared, or uploaded elsewhere, is not.
+    received = attachment_service.readable(scope, {a.sha256 for a in attachments})
     return {"submission": submission, "revisions": revisions,
-            "attachments": [{"name": a.name, "sha256": a.sha256, "size": a.size, "received": bool(received)}
-                            for a, received in attachments]}
+            "attachments": [{"name": a.name, "sha256": a.sha256, "size": a.size, "received": a.sha256 in received}
+                            for a in attachments]}

@@ -153,6 +153,7 @@ class ListRoute:
     purpose: str            # the cursor's purpose, as paginate() is called
     role: str               # who may read the list
     key_type: type          # the type of the key the list is ordered by
+    sorted_by: str | None = None  # a list sorted by another column first: its cursor holds [value, key]
 
 
 LIST_ROUTES = {
@@ -161,7 +162,8 @@ LIST_ROUTES = {
     "/api/v1/devices": ListRoute(devices, "devices", "supervisor", str),
     "/api/v1/audit": ListRoute(audit, "audit", "admin", int),
     "/api/v1/households": ListRoute(households, "households", "supervisor", uuid.UUID),
-    "/api/v1/submissions": ListRoute(submissions, "submissions", "supervisor", uuid.UUID),
+    "/api/v1/submissions": ListRoute(submissions, "submissions:-received_at", "supervisor", uuid.UUID,
+                                     sorted_by="2026-11-29T00:00:00+00:00"),
     "/api/v1/conflicts": ListRoute(conflicts, "conflicts", "supervisor", uuid.UUID),
 }
 
@@ -259,8 +261,15 @@ def _bad_positions(key_type: type) -> list:
     return never + [12, "a\x00b"]
 
 
-def _good_position(key_type: type):
-    return {uuid.UUID: str(uuid.uuid4()), int: 1, str: "a"}[key_type]
+def _good_position(key_type: type, sorted_by: str | None = None):
+    key = {uuid.UUID: str(uuid.uuid4()), int: 1, str: "a"}[key_type]
+    return key if sorted_by is None else [sorted_by, key]
+
+
+def _bad_sorted_positions(key_type: type, sorted_by: str) -> list:
+    key = _good_position(key_type)
+    return ([[sorted_by, bad] for bad in _bad_positions(key_type)]
+            + [key, [sorted_by], [sorted_by, key, key], ["not a time", key], [12, key], [None, key]])
 
 
 @pytest.mark.parametrize("path", sorted(LIST_ROUTES))
@@ -272,7 +281,7 @@ def test_a_cursor_the_list_did_not_make_is_410(app, client, accounts, path):
     def sign(payload: dict, purpose: str = route.purpose) -> str:
         return encode_cursor(payload, secret, purpose=purpose)
 
-    good = sign({"after": _good_position(route.key_type)})
+    good = sign({"after": _good_position(route.key_type, route.sorted_by)})
     response = client.get(path, query_string={"cursor": good}, headers=headers)
     assert response.status_code == 200, response.get_data(as_text=True)[:500]
     assert response.get_json()["next_cursor"] is None
@@ -284,9 +293,11 @@ def test_a_cursor_the_list_did_not_make_is_410(app, client, accounts, path):
         "not base64": "!!!.???",
         "tampered body": f"{_flip(body_part, 5)}.{signature}",
         "tampered signature": f"{body_part}.{_flip(signature, 3)}",
-        "another list's": sign({"after": _good_position(route.key_type)}, other_purpose),
+        "another list's": sign({"after": _good_position(route.key_type, route.sorted_by)}, other_purpose),
         "no position": sign({}),
-        **{f"position {value!r}": sign({"after": value}) for value in _bad_positions(route.key_type)},
+        **{f"position {value!r}": sign({"after": value}) for value in (
+            _bad_positions(route.key_type) if route.sorted_by is None
+            else _bad_sorted_positions(route.key_type, route.sorted_by))},
     }
     for name, cursor in bad.items():
         response = client.get(path, query_string={"cursor": cursor}, headers=headers)
