@@ -70,7 +70,7 @@ from typing import Any
 
 from canonjson import canonical, canonical_json
 
-__all__ = ["FieldConflict", "MergeResult", "answers_equal", "diff_paths", "merge_household"]
+__all__ = ["FieldConflict", "MergeResult", "answers_equal", "carry_withheld", "diff_paths", "merge_household"]
 
 ORDER = "@order"
 _UNKEYED = object()  # a repeat whose lists cannot be matched by key: merged as one field
@@ -138,18 +138,78 @@ def _child(schema: str, name: str) -> str:
     return f"{schema}/{name}" if schema else name
 
 
+def _no_answer(value: Any) -> bool:
+    return value is None or value == "" or value == []
+
+
+def carry_withheld(base: Mapping | None, incoming: Mapping, *, withheld: frozenset[str] | set[str],
+                   keyed_repeats: Mapping[str, str] | None = None) -> dict:
+    """``incoming`` with the answers the phone never received put back from ``base``.
+
+    ``withheld`` names answer paths (``head_cccd``, ``members/cccd``) that the pull does not send
+    (``forms.prefill``): a visit made from that prefill has no answer there unless the enumerator
+    typed one, and that absence means "not asked again", not "erase it". So where ``incoming``
+    has no answer at such a path and ``base`` has one, the base's answer is taken; an answer the
+    phone did send wins. Inside a repeat, instances are matched by their key (``keyed_repeats``);
+    in a repeat without a key nothing is carried (its instances cannot be matched).
+    """
+    out = copy.deepcopy(dict(incoming))
+    if not base or not withheld:
+        return out
+    keyed = dict(keyed_repeats or {})
+    for path in sorted(withheld):
+        _carry(base, out, path.split("/"), "", keyed)
+    return out
+
+
+def _carry(base: Mapping, incoming: dict, parts: list[str], schema: str, keyed: dict) -> None:
+    name = parts[0]
+    if len(parts) == 1:
+        if _no_answer(incoming.get(name)) and not _no_answer(base.get(name)):
+            incoming[name] = copy.deepcopy(base[name])
+        return
+    repeat = _child(schema, name)
+    key = keyed.get(repeat)
+    instances = _instances(base.get(name), key) if key is not None else None
+    if not instances or not isinstance(incoming.get(name), list):
+        return
+    for inst in incoming[name]:
+        if not isinstance(inst, dict):
+            continue
+        k = inst.get(key)
+        if not isinstance(k, bool) and isinstance(k, str | int) and k in instances:
+            _carry(instances[k], inst, parts[1:], repeat, keyed)
+
+
 # --------------------------------------------------------------------------- diff
 
 
 def diff_paths(old: Mapping | None, new: Mapping | None, *,
                keyed_repeats: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """Sorted paths where ``new`` differs from ``old`` (None = empty record)."""
-    out: list[str] = []
-    _diff_scope(old or {}, new or {}, "", "", dict(keyed_repeats or {}), out)
-    return tuple(sorted(out))
+    return tuple(change.path for change in diff(old, new, keyed_repeats=keyed_repeats))
 
 
-def _diff_scope(old: Mapping, new: Mapping, prefix: str, schema: str, keyed: dict, out: list) -> None:
+@dataclass(frozen=True)
+class FieldChange:
+    path: str
+    before: Any  # None: absent
+    after: Any
+
+
+def diff(old: Mapping | None, new: Mapping | None, *,
+         keyed_repeats: Mapping[str, str] | None = None) -> tuple[FieldChange, ...]:
+    """Field by field, what changed from ``old`` to ``new``, sorted by path, in the paths of
+    ``diff_paths``: a keyed repeat's members are matched by their key, so a member added or
+    removed is one change of the whole instance and an edited member's fields are changes of
+    their own; ``<repeat>/@order`` carries the keys in their old and new order."""
+    keyed = dict(keyed_repeats or {})
+    out: list[FieldChange] = []
+    _diff_values(old or {}, new or {}, "", "", keyed, out)
+    return tuple(sorted(out, key=lambda c: c.path))
+
+
+def _diff_values(old: Mapping, new: Mapping, prefix: str, schema: str, keyed: dict, out: list) -> None:
     for name in dict.fromkeys([*old, *new]):
         path, rp = prefix + name, _child(schema, name)
         ov, nv = old.get(name), new.get(name)
@@ -158,16 +218,17 @@ def _diff_scope(old: Mapping, new: Mapping, prefix: str, schema: str, keyed: dic
         ni = _instances(nv, key) if key else None
         if oi is None or ni is None:
             if _fp(ov) != _fp(nv):
-                out.append(path)
+                out.append(FieldChange(path, copy.deepcopy(ov), copy.deepcopy(nv)))
             continue
         for k in dict.fromkeys([*oi, *ni]):
             ipath = f"{path}[{key}={k}]"
             if k not in oi or k not in ni:
-                out.append(ipath)
+                out.append(FieldChange(ipath, copy.deepcopy(oi.get(k)), copy.deepcopy(ni.get(k))))
             elif _fp(oi[k]) != _fp(ni[k]):
-                _diff_scope(oi[k], ni[k], ipath + "/", rp, keyed, out)
-        if [k for k in oi if k in ni] != [k for k in ni if k in oi]:
-            out.append(f"{path}/{ORDER}")
+                _diff_values(oi[k], ni[k], ipath + "/", rp, keyed, out)
+        common_old, common_new = [k for k in oi if k in ni], [k for k in ni if k in oi]
+        if common_old != common_new:
+            out.append(FieldChange(f"{path}/{ORDER}", common_old, common_new))
 
 
 # --------------------------------------------------------------------------- merge

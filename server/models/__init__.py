@@ -1,6 +1,7 @@
 """All tables; importing this module registers them on the metadata."""
 
 from server.models.accounts import ROLES, User, UserArea
+from server.models.assignments import HouseholdAssignment
 from server.models.areas import AREA_LEVELS, Area, AreaSetting
 from server.models.audit import AuditEntry
 from server.models.devices import Device
@@ -8,6 +9,7 @@ from server.models.forms import VERSION_STATES, FormVersion, ParameterSet
 from server.models.sync import (
     REVIEW_STATES,
     Attachment,
+    AttachmentUpload,
     Change,
     Conflict,
     Household,
@@ -15,6 +17,7 @@ from server.models.sync import (
     HouseholdYear,
     Submission,
     SubmissionAttachment,
+    SubmissionComment,
     SubmissionReview,
     SubmissionRevision,
 )
@@ -23,13 +26,16 @@ from server.models.sessions import AuthSession, LoginThrottle, RefreshToken
 __all__ = [
     "REVIEW_STATES",
     "Attachment",
+    "AttachmentUpload",
     "Change",
     "Conflict",
     "Household",
+    "HouseholdAssignment",
     "HouseholdRevision",
     "HouseholdYear",
     "Submission",
     "SubmissionAttachment",
+    "SubmissionComment",
     "SubmissionReview",
     "SubmissionRevision",
     "AREA_LEVELS",

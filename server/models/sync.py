@@ -212,11 +212,31 @@ class Change(db.Model):
     seq: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
                                      autoincrement=True)
     xid: Mapped[int] = mapped_column(sa.BigInteger, server_default=sa.FetchedValue())  # see 0006
-    kind: Mapped[str] = mapped_column(sa.String(16))  # household | review
+    kind: Mapped[str] = mapped_column(sa.String(16))  # household | review | assignment
     entity_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
     rev: Mapped[int] = mapped_column(sa.Integer)
     area_code: Mapped[str] = mapped_column(sa.String(64))
     user_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)  # reviews: the enumerator told
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    __table_args__ = (sa.Index("ix_changes_xid_seq", "xid", "seq"),)
+    __table_args__ = (
+        sa.Index("ix_changes_xid_seq", "xid", "seq"),
+        # Pull asks whether a household has a later assignment row; household rows (one per
+        # revision, the bulk of the feed) stay out of this index.
+        sa.Index("ix_changes_assignment", "entity_id", "xid", "seq",
+                 postgresql_where=sa.text("kind = 'assignment'"), sqlite_where=sa.text("kind = 'assignment'")),
+    )
+
+
+class SubmissionComment(db.Model):
+    """A note on a submission between the commune and its reviewers (a review's comment is on the
+    review itself; these are the conversation around it)."""
+
+    __tablename__ = "submission_comments"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=new_id)
+    submission_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("submissions.id"), index=True)
+    rev: Mapped[int] = mapped_column(sa.Integer)  # the revision it was written about
+    author_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

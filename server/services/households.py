@@ -7,9 +7,10 @@ import uuid
 import sqlalchemy as sa
 
 from server.db import db
-from server.errors import Problem
+from server.errors import Problem, invalid
 from server.models import (
     Conflict,
+    FormVersion,
     Household,
     HouseholdRevision,
     HouseholdYear,
@@ -20,7 +21,9 @@ from server.models import (
 from server.pagination import Page, paginate
 from server.scoping import Scope
 from server.services import attachments as attachment_service
+from server.services import forms as form_service
 from server.text import fold
+from sync.merge import diff
 
 
 def list_households(scope: Scope, *, area: str | None, classification: str | None, q: str | None,
@@ -69,3 +72,22 @@ def get_submission(scope: Scope, submission_id: uuid.UUID) -> dict:
     return {"submission": submission, "revisions": revisions,
             "attachments": [{"name": a.name, "sha256": a.sha256, "size": a.size, "received": a.sha256 in received}
                             for a in attachments]}
+
+
+def revision_diff(scope: Scope, submission_id: uuid.UUID, from_rev: int, to_rev: int) -> list[dict]:
+    """What changed between two stored revisions of a submission, field by field, with roster
+    members matched by the form's instance key."""
+    submission = db.session.execute(sa.select(Submission).where(
+        Submission.id == submission_id, scope.clause(Submission.area_code))).scalar_one_or_none()
+    if submission is None:
+        raise Problem("request.not_found", "No such submission in your areas.")
+    found = dict(db.session.execute(sa.select(SubmissionRevision.rev, SubmissionRevision.answers).where(
+        SubmissionRevision.submission_id == submission_id, SubmissionRevision.rev.in_((from_rev, to_rev)))).all())
+    for name, rev in (("from", from_rev), ("to", to_rev)):
+        if rev not in found:
+            raise invalid(name, "unknown_revision", f"Revision {rev} of this submission is not stored.")
+    version = db.session.execute(sa.select(FormVersion).where(
+        FormVersion.form_id == submission.form_id, FormVersion.version == submission.form_version)).scalar_one()
+    keys = form_service.definition_of(version).instance_keys
+    return [{"path": c.path, "before": c.before, "after": c.after}
+            for c in diff(found[from_rev], found[to_rev], keyed_repeats=keys)]

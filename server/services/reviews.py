@@ -29,7 +29,7 @@ def submission_etag(submission: Submission) -> str:
 
 def require_etag(submission: Submission, if_match: list[str] | None) -> None:
     """A supervisor's change applies to the submission as they read it (412 otherwise, 428 without If-Match)."""
-    if not if_match:
+    if if_match is None:
         raise Problem("request.precondition_required",
                       "Send If-Match with the submission's ETag (from GET /submissions/{id}).")
     current = submission_etag(submission)
@@ -51,10 +51,39 @@ def scoped_submission(scope: Scope, submission_id: uuid.UUID, *, lock: bool = Fa
 
 def review(scope: Scope, reviewer: User, submission_id: uuid.UUID, *, action: str, comment: str | None,
            if_match: list[str] | None) -> Submission:
-    submission = scoped_submission(scope, submission_id, lock=True)
-    require_etag(submission, if_match)
     if action != "approve" and not (comment or "").strip():
         raise invalid("comment", "required", "Say what is wrong or what to change.")
+    submission = _decide(scope, reviewer, submission_id, action=action, comment=comment, if_match=if_match)
+    db.session.commit()
+    return submission
+
+
+def review_many(scope: Scope, reviewer: User, *, action: str, comment: str | None,
+                items: list[tuple[uuid.UUID, str]]) -> list[dict]:
+    """One decision on many submissions, each against the ETag it was read with: an item that
+    changed meanwhile (412) or is not in the reviewer's areas (404) is refused alone, the others
+    are decided. One commit."""
+    if action != "approve" and not (comment or "").strip():
+        raise invalid("comment", "required", "Say what is wrong or what to change.")
+    results = []
+    for submission_id, etag in items:
+        try:
+            with db.session.begin_nested():
+                submission = _decide(scope, reviewer, submission_id, action=action, comment=comment,
+                                     if_match=[etag])
+            results.append({"id": submission_id, "status": 200, "review_state": submission.review_state,
+                            "etag": submission_etag(submission)})
+        except Problem as exc:
+            results.append({"id": submission_id, "status": exc.status, "code": exc.code, "detail": exc.detail,
+                            **({"etag": exc.headers["ETag"].strip('"')} if "ETag" in (exc.headers or {}) else {})})
+    db.session.commit()
+    return results
+
+
+def _decide(scope: Scope, reviewer: User, submission_id: uuid.UUID, *, action: str, comment: str | None,
+            if_match: list[str] | None) -> Submission:
+    submission = scoped_submission(scope, submission_id, lock=True)
+    require_etag(submission, if_match)
     now = utcnow()
     submission.review_state = ACTIONS[action]
     submission.review_comment = (comment or "").strip() or None
@@ -66,7 +95,6 @@ def review(scope: Scope, reviewer: User, submission_id: uuid.UUID, *, action: st
                                        at=now)])
     audit.record(f"submission.{action}", actor=reviewer, target_type="submission", target_id=submission.id,
                  area_code=submission.area_code, rev=submission.rev, comment=submission.review_comment)
-    db.session.commit()
     return submission
 
 

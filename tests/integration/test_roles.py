@@ -22,6 +22,7 @@ ADMIN = frozenset({"admin"})
 STAFF = frozenset({"admin", "supervisor"})
 FIELD = frozenset({"enumerator", "supervisor"})
 SUPERVISOR = frozenset({"supervisor"})
+ENUMERATOR = frozenset({"enumerator"})
 
 # (method, werkzeug rule) -> PUBLIC or the roles allowed.
 MATRIX: dict[tuple[str, str], str | frozenset[str]] = {
@@ -55,7 +56,7 @@ MATRIX: dict[tuple[str, str], str | frozenset[str]] = {
     ("PUT", "/api/v1/forms/<string:form_id>/versions/<string:version>/parameters/<string:province>"): ADMIN,
     # Sync: the phone's calls (supervisors also collect in the field)
     ("POST", "/api/v1/sync/push"): FIELD,
-    ("GET", "/api/v1/sync/pull"): FIELD,
+    ("GET", "/api/v1/sync/pull"): ENUMERATOR,  # supervisors do not carry households away on a phone
     ("PUT", "/api/v1/attachments/<string:sha256>"): FIELD,
     ("GET", "/api/v1/attachments/<string:sha256>"): ANY,
     # Supervision
@@ -63,8 +64,16 @@ MATRIX: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/api/v1/submissions/<uuid:submission_id>"): STAFF,
     ("GET", "/api/v1/households"): STAFF,
     ("GET", "/api/v1/households/<uuid:household_id>"): STAFF,
+    ("PUT", "/api/v1/households/<uuid:household_id>/assignment"): STAFF,
+    ("DELETE", "/api/v1/households/<uuid:household_id>/assignment"): STAFF,
+    ("GET", "/api/v1/assignments"): STAFF,
+    ("POST", "/api/v1/assignments"): STAFF,
     ("POST", "/api/v1/submissions/<uuid:submission_id>/review"): SUPERVISOR,
     ("PATCH", "/api/v1/submissions/<uuid:submission_id>"): SUPERVISOR,
+    ("POST", "/api/v1/submissions/review"): SUPERVISOR,
+    ("GET", "/api/v1/submissions/<uuid:submission_id>/comments"): STAFF,
+    ("POST", "/api/v1/submissions/<uuid:submission_id>/comments"): SUPERVISOR,
+    ("GET", "/api/v1/submissions/<uuid:submission_id>/diff"): STAFF,
     ("GET", "/api/v1/conflicts"): STAFF,
     ("GET", "/api/v1/conflicts/<uuid:conflict_id>"): STAFF,
     ("POST", "/api/v1/conflicts/<uuid:conflict_id>/resolve"): SUPERVISOR,

@@ -460,3 +460,25 @@ def test_a_phone_that_changed_nothing_changes_nothing(base, current, keyed):
     result = merge_household(base, current, copy.deepcopy(base), keyed_repeats=keyed)
     assert result.conflicts == ()
     assert answers_equal(result.answers, current) and result.changed_paths == ()
+
+
+# --------------------------------------------------------------------------- diff
+
+from sync.merge import FieldChange, diff  # noqa: E402
+
+
+def test_diff_is_field_by_field_with_members_matched_by_key():
+    old = {"floor_area": 30, "head": "An", "members": [{"member_id": "a", "age": 40, "name": "An"},
+                                                      {"member_id": "b", "age": 12}]}
+    new = {"floor_area": 45, "members": [{"member_id": "b", "age": 13}, {"member_id": "a", "age": 40, "name": "An"},
+                                         {"member_id": "c", "age": 0}]}
+    assert diff(old, new, keyed_repeats={"members": "member_id"}) == (
+        FieldChange("floor_area", 30, 45),
+        FieldChange("head", "An", None),
+        FieldChange("members/@order", ["a", "b"], ["b", "a"]),
+        FieldChange("members[member_id=b]/age", 12, 13),
+        FieldChange("members[member_id=c]", None, {"member_id": "c", "age": 0}),
+    )
+    assert [c.path for c in diff(old, new)] == ["floor_area", "head", "members"]  # unkeyed: one field
+    assert diff(old, old, keyed_repeats={"members": "member_id"}) == ()
+    assert diff({"x": 1}, {"x": 1.0}) == ()  # the same answer
