@@ -10,7 +10,7 @@ PORT ?= 5000
 WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: install run test test-sqlite test-postgres lock clean
+.PHONY: install run test test-js test-sqlite test-postgres lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,13 @@ run: install
 ## The whole suite, on SQLite and then on a throwaway PostgreSQL database.
 test: install
 	scripts/ensure-chromium
-	$(MAKE) --no-print-directory test-sqlite test-postgres
+	$(MAKE) --no-print-directory test-js test-sqlite test-postgres
+
+## The field app's JavaScript expression evaluator on the shared conformance cases.
+test-js:
+	scripts/ensure-node
+	@echo "== JavaScript tests (node --test)"
+	node --test tests/js/*.test.mjs
 
 test-sqlite: install
 	@echo "== tests on SQLite"
