@@ -71,14 +71,14 @@ CONTAINER_TYPES = frozenset({"group", "repeat"})
 _COMMON_KEYS = frozenset({"name", "type", "label", "hint", "relevant", "appearance"})
 _INPUT_KEYS = _COMMON_KEYS | {
     "required", "required_message", "constraint", "constraint_message", "calculation",
-    "read_only", "default",
+    "read_only", "default", "prefill",
 }
 ALLOWED_FIELD_KEYS: Mapping[str, frozenset] = MappingProxyType(
     {
         **{t: _INPUT_KEYS for t in INPUT_TYPES - SELECT_TYPES},
         **{t: _INPUT_KEYS | {"choices", "choice_filter"} for t in SELECT_TYPES},
         "note": _COMMON_KEYS,
-        "calculate": frozenset({"name", "type", "label", "hint", "relevant", "calculation"}),
+        "calculate": frozenset({"name", "type", "label", "hint", "relevant", "calculation", "prefill"}),
         "group": _COMMON_KEYS | {"fields"},
         "repeat": _COMMON_KEYS | {"fields", "repeat_count", "instance_key"},
     }
@@ -721,6 +721,10 @@ class _Loader:
                 ok = False
             else:
                 attrs["read_only"] = item["read_only"]
+        if "prefill" in item and not isinstance(item["prefill"], bool):
+            # Which stored answers travel to phones: forms/prefill.py.
+            self.add(_join(path, "prefill"), "invalid_value", "`prefill` is true or false")
+            ok = False
         if "appearance" in item:
             if self.check_string(item["appearance"], _join(path, "appearance"), what="text", max_length=200):
                 attrs["appearance"] = item["appearance"]

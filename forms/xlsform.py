@@ -64,7 +64,7 @@ _METADATA_TYPES = frozenset({
 _TRANSLATABLE = {"label", "hint", "constraint_message", "required_message"}
 _EXPRESSION_COLUMNS = {"relevant", "constraint", "calculation", "choice_filter", "repeat_count"}
 _SURVEY_COLUMNS = _TRANSLATABLE | _EXPRESSION_COLUMNS | {
-    "type", "name", "required", "appearance", "default", "read_only",
+    "type", "name", "required", "appearance", "default", "read_only", "prefill",
 }
 # Common spellings of the same columns.
 _ALIASES = {
@@ -469,6 +469,16 @@ class _Converter:
                     field["read_only"] = True
                 elif text not in _FALSE:
                     self.add(f"{where}/read_only", "invalid_value", "read_only is yes or no")
+        prefill = values.get("prefill")  # empty: the form language's default (forms/prefill.py)
+        if isinstance(prefill, bool):
+            field["prefill"] = prefill
+        elif prefill is not None and (text := (_text(prefill) or "").lower()):
+            if text in _TRUE:
+                field["prefill"] = True
+            elif text in _FALSE:
+                field["prefill"] = False
+            else:
+                self.add(f"{where}/prefill", "invalid_value", "prefill is yes or no")
         default = values.get("default")
         if default is not None:
             if ftype in ("integer", "decimal"):

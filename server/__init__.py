@@ -87,10 +87,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
 
     api = RasoatApi(app)
-    from server.api import areas, audit, auth, devices, forms, health, households, reviews, sync, users
+    from server.api import areas, assignments, audit, auth, devices, forms, health, households, reviews, sync, users
 
     app.register_blueprint(health.blp)
-    for module in (auth, users, devices, areas, forms, sync, households, reviews, audit):
+    for module in (auth, users, devices, areas, forms, sync, households, assignments, reviews, audit):
         api.register_blueprint(module.blp)
     # flask-smorest's API description and its viewer: public on purpose (a browser cannot send a
     # bearer token to fetch them), and marked so, like every other view under /api/.

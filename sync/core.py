@@ -58,7 +58,7 @@ from typing import Any, Protocol
 from sync.decisions import Outcome, StoredSubmission, decide
 from sync.identity import content_hash
 from sync.items import Attachment, Item
-from sync.merge import answers_equal, merge_household
+from sync.merge import answers_equal, carry_withheld, merge_household
 from sync.resolve import PathError, set_path
 
 __all__ = [
@@ -118,6 +118,7 @@ class Evaluator(Protocol):
     area_type_field: str | None  # the field behind the form's ``area_type`` output
     review_year: int | None  # the form's ``review_year`` parameter as it applies (None: the visit's year)
     provenance: Mapping  # what the result is computed with: form version and sha256, parameter set
+    withheld: frozenset[str]  # answer paths the pull does not send to phones (forms.prefill)
 
     def evaluate(self, answers: Mapping, on: dt.date) -> Evaluation: ...
 
@@ -545,8 +546,11 @@ def _merged_household(household_id: uuid.UUID, household: HouseholdState | None,
     # cannot match, so a differing roster is one conflicting answer, not a union. What people
     # answered is merged; what the form calculates is recomputed afterwards.
     keys = evaluator.keyed_repeats if base is not None else None
-    merge = merge_household(None if base is None else evaluator.answered(base), evaluator.answered(household.answers),
-                            evaluator.answered(result.answers), keyed_repeats=keys)
+    base = None if base is None else evaluator.answered(base)
+    # The phone never received the withheld answers (ID numbers): not sending them erases nothing.
+    incoming = carry_withheld(base, evaluator.answered(result.answers), withheld=evaluator.withheld,
+                              keyed_repeats=keys)
+    merge = merge_household(base, evaluator.answered(household.answers), incoming, keyed_repeats=keys)
     recomputed = evaluator.evaluate(merge.answers, on)
     answers, outputs = ((merge.answers, result.outputs) if recomputed.errors
                         else (recomputed.answers, recomputed.outputs))

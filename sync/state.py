@@ -34,6 +34,7 @@ class PlainEvaluator:
 
     area_type_field = None
     review_year = None
+    withheld: frozenset[str] = frozenset()
 
     def __init__(self, keyed_repeats: Mapping[str, str] | None = None):
         self.keyed_repeats = dict(keyed_repeats or {})

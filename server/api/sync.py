@@ -76,7 +76,10 @@ class PullQuery(Schema):
 
 
 class PullOut(Schema):
-    changes = fields.Dict(required=True, metadata={"description": "forms, households, reviews"})
+    changes = fields.Dict(required=True, metadata={
+        "description": "`forms`, `areas`, `households` (the ones this enumerator visits, for prefill; answers the "
+                       "form keeps off phones, such as ID numbers, left out), `households_removed` (ids of "
+                       "households this phone must drop: assigned to someone else), `reviews`"})
     next_cursor = fields.String(required=True)
     has_more = fields.Boolean(required=True)
     server_time = fields.AwareDateTime(required=True)
@@ -148,12 +151,20 @@ def push():
 
 
 @blp.route("/sync/pull", methods=["GET"])
-@requires("enumerator", "supervisor")
+@requires("enumerator")
 @blp.arguments(PullQuery, location="query")
 @blp.response(200, PullOut)
-@blp.alt_response(410, description="Cursor expired or unknown: pull again without one")
+@blp.alt_response(410, description="Cursor expired or unknown: pull again without one, and keep only the "
+                                   "households that walk delivers")
 def pull(args):
-    """What the phone needs for its areas: forms, households for prefill, review outcomes; resumable."""
+    """What an enumerator's phone needs: forms, the households they visit, review outcomes; resumable.
+
+    Enumerators only (supervisors and admins read households through `/api/v1/households`). In an
+    area where households are assigned, the phone receives only those assigned to its enumerator
+    and those the enumerator created; households it must drop come in `changes.households_removed`.
+    Answers the form keeps off phones (citizen ID numbers, unless the form marks them
+    `"prefill": true`) are left out of `answers`; a visit that does not answer them again leaves
+    them unchanged on the server."""
     return pull_service.pull(current_user(), args["cursor"], page_limit(args))
 
 

@@ -5,7 +5,11 @@ Write one row in the same transaction as every change a phone must hear about:
 - a household's new state (every new ``households.rev``: a push that creates or merges into it,
   a supervisor resolving a conflict): ``household_row``;
 - a submission's review outcome (a supervisor's review): ``review_row``, addressed to the
-  submission's enumerator.
+  submission's enumerator;
+- a change in who may pull a household (``server.services.assignments``: the household assigned,
+  unassigned or reassigned, or its area starting or ceasing to use assignments):
+  ``assignment_row``, read by every phone of the household's area, which then receives the
+  household or is told to drop it.
 
 Rows are plain dicts of column values (no ``seq``, no ``xid``: the database assigns both), so
 a writer may insert them with ``record`` or copy them in bulk (PostgreSQL ``COPY changes
@@ -27,6 +31,7 @@ from server.models import Change
 
 HOUSEHOLD = "household"
 REVIEW = "review"
+ASSIGNMENT = "assignment"
 
 # Columns a writer supplies, in this order (a COPY's column list).
 COLUMNS = ("kind", "entity_id", "rev", "area_code", "user_id", "created_at")
@@ -49,6 +54,15 @@ def review_row(submission_id: uuid.UUID, rev: int, enumerator_id: uuid.UUID, are
     the submission still holds that decision (a later review or a new revision supersedes it)."""
     return {"kind": REVIEW, "entity_id": submission_id, "rev": rev, "area_code": area_code, "user_id": enumerator_id,
             "created_at": at or utcnow()}
+
+
+def assignment_row(household_id: uuid.UUID, rev: int, area_code: str, enumerator_id: uuid.UUID | None, *,
+                   at: dt.datetime | None = None) -> dict:
+    """Who may pull the household (at revision ``rev``, in ``area_code``) changed; it is now assigned
+    to ``enumerator_id`` (None: to nobody). Pull re-decides from the current assignments, for
+    every phone of the area, at the household's latest assignment row only."""
+    return {"kind": ASSIGNMENT, "entity_id": household_id, "rev": rev, "area_code": area_code,
+            "user_id": enumerator_id, "created_at": at or utcnow()}
 
 
 def record(rows: list[dict]) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from forms.answers import evaluate_submission
 from forms.definition import FormDefinition
 from forms.inputs import without_calculations
+from forms.prefill import withheld_paths
 from server.models import FormVersion
 from server.scoping import province_of
 from server.services import forms as form_service
@@ -19,6 +20,7 @@ class FormEvaluator:
     def __init__(self, definition: FormDefinition, parameters: Mapping, provenance: Mapping | None = None):
         self.definition, self.parameters = definition, parameters
         self.keyed_repeats = definition.instance_keys
+        self.withheld = withheld_paths(definition)
         self.area_type_field = definition.outputs.get("area_type")
         year = parameters.get("review_year")
         self.review_year = year if isinstance(year, int) and not isinstance(year, bool) else None
