@@ -89,15 +89,23 @@ _LABEL_KEYS = ("label", "hint", "constraint_message", "required_message")
 
 DOCUMENT_KEYS = frozenset(
     {"form_id", "version", "title", "default_language", "parameters", "choices", "fields",
-     "description", "languages", "outputs"}
+     "description", "languages", "outputs", "reasons"}
 )
 _REQUIRED_DOCUMENT_KEYS = ("form_id", "version", "title", "fields")
 
 # Slots of `outputs`: the official results a server reports without knowing the form.
 OUTPUT_KEYS = frozenset(
     {"classification", "income_per_person", "deprivation_count", "deprivations",
-     "household_code", "head_name", "member_count", "score_a", "score_b", "area_type"}
+     "household_code", "head_name", "member_count", "score_a", "score_b", "area_type", "review_year"}
 )
+
+# `reasons`: which fields explain a result (read by ``forms.reasons.explain``).
+REASONS_KEYS = frozenset({"standard", "income", "deprivation_threshold", "indicators"})
+REASONS_INCOME_FIELDS = frozenset(
+    {"per_person", "line", "area_type", "average_per_person", "average_line", "farm_household"})
+REASONS_INCOME_PARAMETERS = frozenset({"line_parameters", "average_line_parameters"})
+REASONS_INDICATOR_KEYS = frozenset({"label", "repeat", "when", "name", "answers", "household"})
+REASONS_ANSWER_KEYS = frozenset({"field", "label", "values"})
 
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z", re.ASCII)
 _FORM_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]*\Z", re.ASCII)
@@ -238,7 +246,7 @@ class FormDefinition:
     __slots__ = (
         "_canonical", "_sha256", "form_id", "version", "title", "description",
         "default_language", "languages", "parameters", "choices", "choice_index", "fields",
-        "outputs", "root", "evaluation_order", "_by_answer_path", "_field_tree", "_plan",
+        "outputs", "reasons", "root", "evaluation_order", "_by_answer_path", "_field_tree", "_plan",
     )
 
     def __setattr__(self, name, value):
@@ -501,6 +509,7 @@ class _Loader:
         self.resolve_expressions()
         order = self.order_evaluation()
         outputs = self.load_outputs(doc["outputs"], root) if "outputs" in doc else MappingProxyType({})
+        reasons = self.load_reasons(doc["reasons"], root, outputs) if "reasons" in doc else MappingProxyType({})
 
         if default_language is None:
             if self.declared_languages:
@@ -539,6 +548,7 @@ class _Loader:
         }))
         s("fields", fields)
         s("outputs", outputs)
+        s("reasons", reasons)
         s("root", root)
         s("evaluation_order", order)
         s("_by_answer_path", MappingProxyType(by_answer_path))
@@ -1025,6 +1035,119 @@ class _Loader:
             self.add(path, "invalid_reference", f"{fname!r} is a {f.type}, which has no value to report")
             return False
         return True
+
+    # -- reasons
+    def load_reasons(self, reasons, root: Scope, outputs: Mapping) -> Mapping:
+        """``reasons``: which answers explain each deprivation, and which fields hold the income
+        comparison. Only names are checked here; ``forms.reasons.explain`` reads the values."""
+        if not isinstance(reasons, dict):
+            self.add("reasons", "invalid_value", f"`reasons` is an object, got {_describe(reasons)}")
+            return MappingProxyType({})
+        for key in reasons:
+            if key not in REASONS_KEYS:
+                self.add(_join("reasons", key), "unknown_key",
+                         f"unknown key {key!r} in `reasons`; known: {', '.join(sorted(REASONS_KEYS))}")
+        if "standard" in reasons:
+            self.check_label(reasons["standard"], "reasons/standard")
+        if "deprivation_threshold" in reasons:
+            self.check_parameter_name(reasons["deprivation_threshold"], "reasons/deprivation_threshold")
+        income = reasons.get("income", {})
+        if not isinstance(income, dict):
+            self.add("reasons/income", "invalid_value", f"`income` is an object, got {_describe(income)}")
+        else:
+            for key, target in income.items():
+                path = _join("reasons/income", key)
+                if key in REASONS_INCOME_FIELDS:
+                    self.check_output_field(target, path, root)
+                elif key in REASONS_INCOME_PARAMETERS:
+                    if not isinstance(target, dict) or not target:
+                        self.add(path, "invalid_value", "an object: area type (the answer) -> parameter name")
+                        continue
+                    for area, pname in target.items():
+                        self.check_parameter_name(pname, _join(path, area))
+                else:
+                    known = ", ".join(sorted(REASONS_INCOME_FIELDS | REASONS_INCOME_PARAMETERS))
+                    self.add(path, "unknown_key", f"unknown key {key!r} in `reasons/income`; known: {known}")
+        indicators = reasons.get("indicators", {})
+        if not isinstance(indicators, dict):
+            self.add("reasons/indicators", "invalid_value", f"`indicators` is an object, got {_describe(indicators)}")
+        elif len(indicators) > 50:
+            self.add("reasons/indicators", "too_many", "more than 50 indicators")
+        else:
+            declared = outputs.get("deprivations", {})
+            for indicator, spec in indicators.items():
+                path = _join("reasons/indicators", indicator)
+                if indicator not in declared:
+                    self.add(path, "unknown_reference", f"{indicator!r} is not an indicator of `outputs.deprivations`")
+                    continue
+                self.load_reason_indicator(spec, path, root)
+        return _deep_freeze(reasons)
+
+    def check_parameter_name(self, pname, path) -> None:
+        if not isinstance(pname, str) or pname not in self.parameters:
+            self.add(path, "unknown_parameter", f"no parameter named {pname!r}")
+
+    def load_reason_indicator(self, spec, path, root: Scope) -> None:
+        if not isinstance(spec, dict):
+            self.add(path, "invalid_value", f"an indicator's reason is an object, got {_describe(spec)}")
+            return
+        for key in spec:
+            if key not in REASONS_INDICATOR_KEYS:
+                self.add(_join(path, key), "unknown_key",
+                         f"unknown key {key!r}; known: {', '.join(sorted(REASONS_INDICATOR_KEYS))}")
+        if "label" in spec:
+            self.check_label(spec["label"], _join(path, "label"))
+        scope = root
+        if "repeat" in spec:
+            repeat = spec["repeat"]
+            scope = next((c for c in root.children if c.repeat.name == repeat), None)
+            if scope is None:
+                self.add(_join(path, "repeat"), "unknown_reference", f"no repeat named {repeat!r} at the top level")
+                return
+            for key in ("when", "name"):
+                if key == "when" and key not in spec:
+                    self.add(_join(path, key), "missing_key", "a repeat's reason needs `when`: the per-instance 1/0 field")
+                elif key in spec:
+                    self.check_reason_field(spec[key], _join(path, key), scope)
+        elif "when" in spec or "name" in spec or "household" in spec:
+            self.add(path, "key_not_allowed", "`when`, `name` and `household` belong to a reason with a `repeat`")
+        answers = spec.get("answers")
+        if not isinstance(answers, list) or not answers:
+            self.add(_join(path, "answers"), "invalid_value", "`answers` is a non-empty list of fields")
+            return
+        self.load_reason_answers(answers, _join(path, "answers"), scope)
+        if "repeat" in spec and "household" in spec:
+            household = spec["household"]
+            if not isinstance(household, list):
+                self.add(_join(path, "household"), "invalid_value", "`household` is a list of top-level fields")
+            else:
+                self.load_reason_answers(household, _join(path, "household"), root)
+
+    def load_reason_answers(self, answers: list, path: str, scope: Scope) -> None:
+        if len(answers) > 20:
+            self.add(path, "too_many", "more than 20 answers")
+            return
+        for i, entry in enumerate(answers):
+            epath = _join(path, i)
+            if isinstance(entry, dict):
+                for key in entry:
+                    if key not in REASONS_ANSWER_KEYS:
+                        self.add(_join(epath, key), "unknown_key", f"unknown key {key!r}; known: field, label, values")
+                if "label" in entry:
+                    self.check_label(entry["label"], _join(epath, "label"))
+                values = entry.get("values", [])
+                if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+                    self.add(_join(epath, "values"), "invalid_value", "`values` is a list of answer values")
+                entry = entry.get("field")
+            self.check_reason_field(entry, epath, scope)
+
+    def check_reason_field(self, fname, path, scope: Scope) -> None:
+        f = scope.fields.get(fname) if isinstance(fname, str) else None
+        if f is None:
+            where = f"repeat {scope.repeat.name!r}" if scope.repeat is not None else "the top level of the form"
+            self.add(path, "unknown_reference", f"no field named {fname!r} in {where}")
+        elif not f.has_value:
+            self.add(path, "invalid_reference", f"{fname!r} is a {f.type}, which has no value")
 
 
 def _deep_freeze(value, depth: int = 0):

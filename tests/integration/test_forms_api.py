@@ -38,7 +38,7 @@ def test_bundled_forms_are_published_by_init(client, accounts):
     body = client.get("/api/v1/forms", headers=headers).get_json()
     review = next(f for f in body["items"] if f["form_id"] == "household-review")
     versions = {v["version"]: v["state"] for v in review["versions"]}
-    assert versions == {"2022.1": "published", "2027.1": "published"}
+    assert versions == {"2022.1": "published", "2027.1": "published", "2022.2": "published", "2027.2": "published"}
 
 
 def test_draft_lifecycle_with_etags(client, admin, accounts):

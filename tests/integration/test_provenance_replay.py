@@ -66,7 +66,15 @@ def test_every_revision_of_the_worked_cases_replays_from_its_provenance(client, 
     response = client.put("/api/v1/areas/01-00008/area-type", headers=admin,
                           json={"area_type": "urban", "valid_from": "2025-07-01"})
     assert response.status_code == 200, response.get_json()
-    phone = accounts.headers("enumerator", [VILLAGE_A, VILLAGE_C, VILLAGE_D], device_id="replay")
+    # Urban cases that carry a province override (the .2 books have some) go to an urban village of 79.
+    communes = client.get("/api/v1/areas?parent=79&level=commune&limit=5", headers=admin).get_json()["items"]
+    urban_79 = next(c["code"] for c in communes if c["code"] != "79-25747")
+    response = client.put(f"/api/v1/areas/{urban_79}/area-type", headers=admin,
+                          json={"area_type": "urban", "valid_from": "2025-07-01"})
+    assert response.status_code == 200, response.get_json()
+    village_e = client.post("/api/v1/areas", headers=admin,
+                            json={"parent": urban_79, "code": "e", "name": "Khu phố E"}).get_json()["code"]
+    phone = accounts.headers("enumerator", [VILLAGE_A, VILLAGE_C, VILLAGE_D, village_e], device_id="replay")
     pushed: dict[str, tuple] = {}
     for form_id, version, case_id, answers, parameters, expected in worked_cases():
         area = VILLAGE_C if answers.get("area_type") == "urban" else VILLAGE_A
@@ -74,7 +82,7 @@ def test_every_revision_of_the_worked_cases_replays_from_its_provenance(client, 
             override = client.put(f"/api/v1/forms/{form_id}/versions/{version}/parameters/79", headers=admin,
                                   json={"parameters": parameters, "reason": f"worked case {case_id}"})
             assert override.status_code == 200, override.get_json()
-            area = VILLAGE_D
+            area = village_e if answers.get("area_type") == "urban" else VILLAGE_D
         item = submission(area, answers=answers)
         item["form_version"] = version
         [result] = client.post("/api/v1/sync/push", json={"device_id": "replay", "submissions": [item]},
@@ -97,7 +105,7 @@ def test_every_revision_of_the_worked_cases_replays_from_its_provenance(client, 
                 FormVersion.form_id == record["form_id"], FormVersion.version == record["form_version"])).scalar_one()
             assert version.sha256 == record["form_sha256"], case_id
             override = record["parameter_set"]
-            assert (override is not None) == (area_code == VILLAGE_D), case_id
+            assert (override is not None) == (area_code in (VILLAGE_D, village_e)), case_id
             parameters = form_service.parameters_at(version, override and override["province"],
                                                     override and override["revision"])
             replayed = evaluate_submission(form_service.definition_of(version), revision.answers,

@@ -23,6 +23,10 @@ PUBLISHED = {
                                    "b891b05cd61fec1605393d3eafd442135e2e5d7e5431e66da850c6b2cc8d4072"),
     "household-review-2027.json": ("household-review", "2027.1",
                                    "385b5c8f6a75d0788a671acfcaed84b5b8df1e07045636a27950b8a4347ff2b2"),
+    "household-review-2022.v2.json": ("household-review", "2022.2",
+                                      "fe52f76d71b8ea158aace6fd55d2a058262ca0d9ad9fc23f3a429458e75b0728"),
+    "household-review-2027.v2.json": ("household-review", "2027.2",
+                                      "97dbec3a0d0fd954f99821590f42353f8d28dda788a988515f98f11bd3525f01"),
 }
 
 

@@ -12,12 +12,17 @@ from pathlib import Path
 import forms
 
 CASES = Path(forms.__file__).resolve().parent / "bundled" / "cases"
-VERSIONS = {"2022": "2022.1", "2027": "2027.1"}
+# "2022" and "2027" stay the first published versions (phones that were offline still submit
+# them); "2022.2" and "2027.2" are the versions that compare income exactly, read working age
+# from the retirement-age schedule and ask income by source.
+VERSIONS = {"2022": "2022.1", "2027": "2027.1", "2022.2": "2022.2", "2027.2": "2027.2"}
+CASE_BOOKS = {"2022": "household-review-2022.cases.json", "2027": "household-review-2027.cases.json",
+              "2022.2": "household-review-2022.v2.cases.json", "2027.2": "household-review-2027.v2.cases.json"}
 
 
 @functools.cache
 def _cases(year: str) -> dict:
-    return json.loads((CASES / f"household-review-{year}.cases.json").read_text(encoding="utf-8"))
+    return json.loads((CASES / CASE_BOOKS[year]).read_text(encoding="utf-8"))
 
 
 def _member(entry, templates: dict) -> dict:
