@@ -11,8 +11,9 @@ reassigned, and every household of an area that starts or stops being assigning.
 row in commit order like any other and decides from the assignments as they stand: the household
 for the phones that may now hold it, ``households_removed`` for the others.
 
-Changes to the assignments of one area are serialised by locking the area's row (PostgreSQL), so
-that two requests cannot both miss that the area starts or stops being assigning.
+Changes to the assignments of one area are serialised by locking the area's row (PostgreSQL; SQLite
+runs one writer at a time), so that two requests cannot both miss that the area starts or stops
+being assigning.
 """
 
 from __future__ import annotations
@@ -86,9 +87,11 @@ def assign(scope: Scope, actor: User, household_ids: list[uuid.UUID], enumerator
         sa.select(HouseholdAssignment).where(HouseholdAssignment.household_id.in_(ids))).scalars()}
     areas = {h.area_code for h in found.values()} | {a.area_code for a in current.values()}
     # Lock the areas (sorted: two requests never wait for each other in a circle), then read
-    # again what another request may have changed before we got the locks.
+    # again what another request may have changed before we got the locks. FOR NO KEY UPDATE:
+    # it excludes other assignment requests but not the FOR KEY SHARE that a push's foreign keys
+    # take on the area, so visits are not held up.
     db.session.execute(sa.select(Area.code).where(Area.code.in_(sorted(areas))).order_by(Area.code)
-                       .with_for_update())
+                       .with_for_update(key_share=True))
     current = {a.household_id: a for a in db.session.execute(
         sa.select(HouseholdAssignment).where(HouseholdAssignment.household_id.in_(ids))
         .execution_options(populate_existing=True)).scalars()}

@@ -398,6 +398,127 @@ def test_the_feed_holds_one_row_per_household_revision(live):
                                                         "only_feed": sorted(map(str, rows - revisions))})
 
 
+class Assigning(threading.Thread):
+    """A supervisor's assignment request in its own thread; ``status`` once it is done."""
+
+    def __init__(self, live: Live, household_id: str, enumerator_id: str):
+        super().__init__(daemon=True)
+        self.live, self.household_id, self.enumerator_id = live, household_id, enumerator_id
+        self.status: int | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            answer = self.live.server.request(
+                "PUT", f"/api/v1/households/{self.household_id}/assignment",
+                json_body={"enumerator_id": self.enumerator_id}, headers=self.live.supervisor.headers,
+                timeout=TIMEOUT)
+            self.status = answer.status
+        except BaseException as exc:  # reported by the test
+            self.error = exc
+
+
+def test_an_assignment_committing_late_reaches_the_phone_in_commit_order_postgresql(live):
+    """An assignment is a change like a visit: its feed rows wait for its transaction. The
+    supervisor's request to assign a household of village A (which starts the village assigning)
+    is held, with its transaction id, while other phones record new households there and the
+    puller pulls: none of them may reach the puller meanwhile (they were recorded while the village
+    did not assign, but they lie beyond the held transaction). Once it commits, the puller is told
+    to drop every household of the village it did not create, and receives none of the others."""
+    if live.dialect != "postgresql":
+        pytest.skip("row locks and transaction ids are PostgreSQL's (SQLite runs one writer at a time)")
+    phones = live.phones
+    puller, busy = phones["puller"], [phones[f"busy{i}"] for i in range(3)]
+    mine = submission(VILLAGE_A)
+    live.push(puller, [mine])
+    target = submission(VILLAGE_A)
+    live.push(busy[0], [target])
+
+    def pull_all(cursor: str | None) -> tuple[list[dict], list[str], str]:
+        households, removed = [], []
+        for _ in range(500):
+            answer = live.server.request("GET", f"{PULL}?limit=3" + (f"&cursor={cursor}" if cursor else ""),
+                                         headers=puller.headers, timeout=TIMEOUT)
+            assert answer.status == 200, (answer.status, answer.body[:2000])
+            body = answer.json()
+            households += body["changes"]["households"]
+            removed += body["changes"]["households_removed"]
+            cursor = body["next_cursor"]
+            if not body["has_more"]:
+                return households, removed, cursor
+        raise AssertionError("pull never said has_more: false")
+
+    with live.engine.connect() as conn:
+        held_before = {str(h) for h in conn.execute(sa.select(Household.id).where(Household.area_code == VILLAGE_A))
+                       .scalars()}
+        busy1 = str(conn.execute(sa.text("SELECT id FROM users WHERE username = 'busy1'")).scalar_one())
+        created_by_puller = {str(h) for h in conn.execute(sa.text(
+            "SELECT r.household_id FROM household_revisions r JOIN submissions s ON s.id = r.submission_id"
+            " JOIN users u ON u.id = s.enumerator_id WHERE r.rev = 1 AND u.username = 'puller'")).scalars()}
+    assert mine["household_id"] in created_by_puller and target["household_id"] not in created_by_puller
+    deadline, cursor, had = time.monotonic() + TIMEOUT, None, set()
+    while not held_before <= had:  # another database's transaction may hold the horizon a while
+        households, _, cursor = pull_all(cursor)
+        had |= {h["id"] for h in households}
+        assert time.monotonic() < deadline, "the puller never received the village"
+        live.server._pause(0.1)
+
+    # A side transaction inserts the same assignment row first and holds it: the request takes the
+    # village's lock (its transaction now has an id), then waits on that row.
+    with live.engine.connect() as side, live.engine.connect() as watch:
+        watch.execution_options(isolation_level="AUTOCOMMIT")
+        side_tx = side.begin()
+        side.execute(sa.text(
+            "INSERT INTO household_assignments (household_id, enumerator_id, area_code, assigned_by, assigned_at)"
+            " VALUES (:h, :e, :a, NULL, now())"), {"h": uuid.UUID(target["household_id"]), "e": uuid.UUID(busy1),
+                                                    "a": VILLAGE_A})
+        side_pid = side.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+        request = Assigning(live, target["household_id"], busy1)
+        request.start()
+        deadline = time.monotonic() + TIMEOUT
+        while not (waiting := watch.execute(sa.text(
+                "SELECT backend_xid::text FROM pg_stat_activity WHERE :side = ANY(pg_blocking_pids(pid))"),
+                {"side": side_pid}).all()):
+            assert request.is_alive(), f"the assignment did not wait: {request.status} {request.error}"
+            assert time.monotonic() < deadline, "the assignment never reached the held row"
+            request.join(0.05)
+        assert len(waiting) == 1 and waiting[0][0] is not None, f"the waiting request holds no transaction id: {waiting}"
+        held_xid = int(waiting[0][0])
+
+        during = []
+        for i in range(3):
+            item = submission(VILLAGE_A)
+            live.push(busy[i], [item])
+            during.append(item["household_id"])
+            households, removed, cursor = pull_all(cursor)
+            assert households == [] and removed == [], "a change after the held assignment was delivered"
+        assert request.is_alive(), "the assignment did not stay open while the others committed"
+        side_tx.rollback()
+    request.join(2 * TIMEOUT)
+    assert not request.is_alive() and request.error is None and request.status == 200, (request.status, request.error)
+
+    feed = live.feed()
+    assignment_rows = [row for row in feed if row.kind == "assignment"]
+    assert {row.xid % 2**32 for row in assignment_rows} == {held_xid}
+    assert all(row.xid > assignment_rows[0].xid for row in feed
+               if row.kind == "household" and str(row.entity_id) in during)
+
+    # Afterwards: everything the puller held but did not create is dropped, its own stays, and
+    # none of the households recorded meanwhile ever reaches it.
+    received, dropped, deadline = [], [], time.monotonic() + TIMEOUT
+    while not (held_before - created_by_puller) <= set(dropped):
+        households, removed, cursor = pull_all(cursor)
+        received += [h["id"] for h in households]
+        dropped += removed
+        assert time.monotonic() < deadline, f"never dropped: {held_before - created_by_puller - set(dropped)}"
+        live.server._pause(0.1)
+    assert set(dropped) & created_by_puller == set()
+    assert set(received) <= created_by_puller and not set(received) & set(during)
+    assert len(dropped) == len(set(dropped))
+    with live.engine.begin() as conn:  # leave village A as the other tests found it
+        conn.execute(sa.text("DELETE FROM household_assignments"))
+
+
 @pytest.fixture(params=DIALECTS)
 def fresh_app(request, tmp_path) -> Iterator[Flask]:
     with fresh_database_of(request.param, tmp_path) as url:
