@@ -17,6 +17,7 @@ from server import config as configuration
 from server import errors, logs
 from server.db import configure_sqlite, json_dumps, postgres_engine_options
 from server.db import db as database  # not `db`: that name is the module server.db
+from server.headers import install_security_headers
 from server.http import install_request_guards, install_unit_of_work
 from server.jsonio import OrjsonProvider
 from server.security.current import public
@@ -85,13 +86,18 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     install_request_guards(app)
     install_unit_of_work(app)
     errors.register(app)
+    install_security_headers(app)
 
     api = RasoatApi(app)
-    from server.api import areas, assignments, audit, auth, devices, forms, health, households, reviews, sync, users
+    from server.api import (areas, assignments, audit, auth, devices, forms, health, households, reviews, season,
+                            sync, users)
 
     app.register_blueprint(health.blp)
-    for module in (auth, users, devices, areas, forms, sync, households, assignments, reviews, audit):
+    for module in (auth, users, devices, areas, forms, sync, households, assignments, reviews, audit, season):
         api.register_blueprint(module.blp)
+    from server.api import reports  # reports and exports
+
+    api.register_blueprint(reports.blp)
     # flask-smorest's API description and its viewer: public on purpose (a browser cannot send a
     # bearer token to fetch them), and marked so, like every other view under /api/.
     for endpoint in ("api-docs.openapi_json", "api-docs.openapi_swagger_ui"):

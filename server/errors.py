@@ -52,6 +52,9 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     # succeeds. A phone must not treat it like auth.device_revoked (stop for good).
     "auth.device_taken": (409, "This device is registered to another user"),
     "device.revoked": (409, "The device is revoked"),
+    # 413: this upload does not fit in what the device may hold unreferenced; pushing the
+    # submissions that list its earlier uploads frees it (waiting does not, hence not 429).
+    "attachment.quota_exceeded": (413, "Too many bytes uploaded that no submission lists"),
     "user.username_taken": (409, "Username already taken"),
     "area.exists": (409, "Area already exists"),
     "form.invalid": (422, "The form definition has problems"),
@@ -59,6 +62,7 @@ CATALOGUE: dict[str, tuple[int, str]] = {
     "form.version_immutable": (409, "Published and closed versions cannot change"),
     "form.state": (409, "Not allowed in the version's current state"),
     "conflict.resolved": (409, "This conflict is already resolved"),
+    "season.closed": (409, "The commune's decision has closed this review year"),
     "cursor.invalid": (410, "Cursor expired or unknown; start again without one"),
     "server.error": (500, "Internal server error"),
     "server.unavailable": (503, "Service unavailable"),

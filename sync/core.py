@@ -22,20 +22,24 @@ A pushed item, checked top to bottom; the first rule that answers decides (codes
    (``outside_scope``);
 2. the form version must be published (``unknown_form_version``); a closed one takes only
    retries and edits of submissions stored before it closed (``form_version_closed``);
-3. a stored submission must be in the user's areas (``outside_scope``) and be theirs: a
-   revision of a submission comes from the enumerator who created it (``not_your_submission``);
-   a second visit to a household is a new submission of it;
+3. a stored submission must be theirs: a revision of a submission comes from the enumerator
+   who created it (``not_your_submission``); a second visit to a household is a new submission
+   of it. A submission or household stored *outside* the user's areas is treated as unknown by
+   every rule (its existence is not theirs to learn), up to rule 8;
 4. ``sync.decisions.decide``: duplicate, conflict, stale, mismatched or new/edit;
 5. the visit's times: not before the earliest visit date, at most a day ahead of the server's
    clock, started before finished (``visit_too_early``, ``visit_in_future``,
-   ``visit_start_after_end``);
-6. the household: ``household_rev`` only for a household the server has
-   (``unknown_household``), never beyond its revision (``invalid_household_rev``), in the
-   user's areas (``outside_scope``);
+   ``visit_start_after_end``); the visit's review year not closed by the commune's decision
+   (``year_closed``);
+6. the household: ``household_rev`` only for a household the server has in the user's areas
+   (``unknown_household``), never beyond its revision (``invalid_household_rev``);
 7. the form's verdict on the answers at the visit's date (``required``, ``constraint``, … from
    ``forms/``), attachments named by answers must be declared (``undeclared_attachment``),
    rural/urban must be the commune's on the visit's date (``area_type_mismatch``);
-8. accepted: merge into the household (``sync.merge``), from the submission's previous answers
+8. an id stored outside the user's areas cannot be stored again (``id_unavailable``, the same
+   for a submission's and a household's id, after every other rule answered as for an unknown
+   one);
+9. accepted: merge into the household (``sync.merge``), from the submission's previous answers
    for an edit, from the household revision the phone pulled for a new visit, with no common
    ancestor otherwise; the merged record is recomputed at the visit's date.
 
@@ -57,7 +61,7 @@ from typing import Any, Protocol
 
 from sync.decisions import Outcome, StoredSubmission, decide
 from sync.identity import content_hash
-from sync.items import Attachment, Item
+from sync.items import MAX_ANSWER_DEPTH, Attachment, Item, too_deep
 from sync.merge import answers_equal, carry_withheld, merge_household
 from sync.resolve import PathError, set_path
 
@@ -82,7 +86,7 @@ ITEM_CODES: dict[str, str] = {
     "nul": "Text holds the NUL character (U+0000), which cannot be stored.",
     "too_deep": "The answers nest too deeply; no form does, so the app is broken: report it.",
     "unknown_area": "No village or commune with this code: pull again for the areas.",
-    "outside_scope": "The area, household or submission is outside your areas (or unknown to you).",
+    "outside_scope": "The area is outside your areas.",
     "unknown_form_version": "No published version of this form: pull again for the forms.",
     "form_version_closed": "The version is closed and takes no new visits: start the visit again in the "
                            "published version.",
@@ -98,11 +102,15 @@ ITEM_CODES: dict[str, str] = {
     "visit_in_future": "The visit's time is more than a day ahead of the server's clock: the phone's clock is "
                        "wrong; set it from the server's time (server_time) and push again.",
     "visit_start_after_end": "started_at is after finished_at: re-stamp the visit and push again.",
+    "year_closed": "The commune's decision has closed the visit's review year: its records are final. Ask the "
+                   "commune; an admin can reopen the year.",
     "unknown_household": "household_rev was given for a household the server does not have: send null for a "
                          "new household.",
     "invalid_household_rev": "household_rev is beyond the household's revision: pull again and redo the visit "
                              "from the pulled record.",
     "undeclared_attachment": "An answer names an attachment that the item does not list.",
+    "id_unavailable": "The id (of the submission, or of the household: see path) cannot be used: give the "
+                      "visit (or the new household) a new UUID and push again.",
     "area_type_mismatch": "The form's rural/urban answer is not the commune's setting on the visit's date.",
     "retry": "Stored concurrently by another request: push the item again as it is.",
 }
@@ -201,7 +209,11 @@ class Snapshot:
     household: HouseholdState | None = None
     year: YearState | None = None  # the household's row for the visit's year
     area_type: str | None = None  # the commune's rural/urban on the visit's date
+    # Files this actor has shown to hold: uploaded them, or may read them (a submission in their
+    # areas lists the file and its enumerator uploaded it). Not "stored by anyone": that would
+    # tell a phone that a file it never sent exists.
     present_attachments: frozenset[str] = frozenset()
+    year_closed: bool = False  # the commune's decision has closed the visit's review year
 
 
 # --------------------------------------------------------------------------- effects
@@ -409,7 +421,7 @@ def judge(item: Item, snapshot: Snapshot, actor: Actor) -> Result | None:
         return _rejected(sid, _error("area", "unknown_area", f"No village or commune {item.area!r}."))
     if snapshot.area != "ok":
         return _rejected(sid, _error("area", "outside_scope", "This area is outside your areas."))
-    stored = snapshot.submission
+    stored = _visible(snapshot.submission)
     form = snapshot.form
     if form is None or form.state == "draft":
         return _rejected(sid, _error("form_version", "unknown_form_version",
@@ -418,8 +430,6 @@ def judge(item: Item, snapshot: Snapshot, actor: Actor) -> Result | None:
         return _rejected(sid, _error("form_version", "form_version_closed",
                                      f"Version {item.form_version!r} is closed and takes no new submissions."))
     if stored is not None:
-        if not stored.in_scope:
-            return _rejected(sid, _error("id", "outside_scope", "This submission belongs to another area."))
         if stored.enumerator_id != actor.user_id:
             return _rejected(sid, _error("id", "not_your_submission",
                                          "Another enumerator created this submission; record your visit as a "
@@ -439,6 +449,9 @@ def judge(item: Item, snapshot: Snapshot, actor: Actor) -> Result | None:
     times = _visit_time_errors(item, actor)
     if times:
         return _rejected(sid, times)
+    if snapshot.year_closed:
+        return _rejected(sid, _error("area", "year_closed", "The commune's decision has closed this review year: "
+                                                            "its records are final."))
     return None
 
 
@@ -447,14 +460,12 @@ def push_item(item: Item, snapshot: Snapshot, actor: Actor) -> Result:
     judged = judge(item, snapshot, actor)
     if judged is not None:
         return judged
-    sid, stored, household = item.id, snapshot.submission, snapshot.household
+    sid, stored, household = item.id, _visible(snapshot.submission), _visible(snapshot.household)
     assert snapshot.form is not None
     if household is None and item.household_rev is not None:
         return _rejected(sid, _error("household_id", "unknown_household",
                                      "No such household; send household_rev null for a new one."))
     if household is not None:
-        if not household.in_scope:
-            return _rejected(sid, _error("household_id", "outside_scope", "This household belongs to another area."))
         if item.household_rev is not None and item.household_rev > household.rev:
             return _rejected(sid, _error("household_rev", "invalid_household_rev",
                                          f"The household is at revision {household.rev}."))
@@ -471,6 +482,14 @@ def push_item(item: Item, snapshot: Snapshot, actor: Actor) -> Result:
     mismatch = _area_type_mismatch(evaluator, result, snapshot.area_type, item.area, on)
     if mismatch:
         return _rejected(sid, mismatch)
+    # An id stored outside the user's areas was answered as unknown so far; only now, where an
+    # unknown id would be stored, does the answer differ, and it says no more than that the id is
+    # taken (which two records cannot share), not where nor by what.
+    taken = [e for name, state in (("id", snapshot.submission), ("household_id", snapshot.household))
+             if state is not None and not state.in_scope
+             for e in _error(name, "id_unavailable", "This id cannot be used: make a new one and push again.")]
+    if taken:
+        return _rejected(sid, taken)
 
     # An edit starts from the enumerator's previous revision (what the phone had); a new visit
     # from the household revision the phone pulled.
@@ -505,6 +524,12 @@ def push_item(item: Item, snapshot: Snapshot, actor: Actor) -> Result:
         effects.append(queued)
         reply["conflict_id"] = str(queued.id)
     return Result(reply, tuple(effects))
+
+
+def _visible(state: SubmissionState | HouseholdState | None) -> Any:
+    """What is stored under an id as the user may know it: nothing, when it is outside their areas
+    (so that every rule answers as it would for an unknown id, until ``id_unavailable``)."""
+    return state if state is not None and state.in_scope else None
 
 
 def _unique(attachments: tuple[Attachment, ...]) -> tuple[Attachment, ...]:
@@ -587,6 +612,10 @@ class Refused(ValueError):
         self.errors = errors
 
 
+class YearClosed(Refused):
+    """The commune's decision has closed the review year: its records are final."""
+
+
 def correct(submission_id: uuid.UUID, changes: Mapping[str, Any], reason: str, snapshot: Snapshot,
             actor: Actor) -> Result:
     """A supervisor's correction: a new revision of the submission (source ``correction``),
@@ -595,6 +624,9 @@ def correct(submission_id: uuid.UUID, changes: Mapping[str, Any], reason: str, s
     stored, household = snapshot.submission, snapshot.household
     if stored is None or stored.answers is None or household is None or snapshot.form is None:
         raise ValueError("a correction needs the stored submission, its household and its form")
+    if snapshot.year_closed:
+        raise YearClosed("The commune's decision has closed this review year: its records are final.",
+                         _error("", "year_closed", "The review year is closed."))
     if not reason.strip():
         raise Refused("Say why the answers are corrected.", _error("reason", "required", "A reason is required."))
     unknown = [name for name in changes if not isinstance(name, str) or not name]
@@ -660,6 +692,10 @@ def resolve_conflict(conflict: Mapping, choices: Mapping[str, Any], comment: str
             value = by_path[path]["incoming"]
         elif isinstance(choice, Mapping) and set(choice) == {"value"}:
             value = choice["value"]
+            if too_deep(value):  # before any recursive walk (copy, merge, evaluation) meets it
+                raise Refused("The chosen value nests too deeply.",
+                              _error(f"choices/{path}/value", "too_deep",
+                                     f"A value may nest at most {MAX_ANSWER_DEPTH} lists or objects deep."))
         else:
             raise Refused("A choice is current, incoming or {value}.",
                           _error(f"choices/{path}", "invalid", 'Choose "current", "incoming" or {"value": …}.'))

@@ -55,8 +55,9 @@ class World:
     area_exists: Callable[[str], bool] = lambda code: True
     covers: Callable[[str, str], bool] = lambda user_id, code: True  # (user, area code)
     area_type: Callable[[str, dt.date], str | None] = lambda code, on: None
-    present_attachments: set[str] = field(default_factory=set)
+    uploads: dict[str, set[str]] = field(default_factory=dict)  # user id -> files they uploaded
     earliest_visit: dt.date = dt.date(2020, 1, 1)
+    year_closed: Callable[[str, int], bool] = lambda area, year: False  # (area code, review year)
 
     @classmethod
     def plain(cls, keyed_repeats: Mapping[str, str] | None = None, form_id: str = "f", versions=("1",)) -> World:
@@ -165,10 +166,24 @@ def snapshot(state: SyncState, item: Item, actor: core.Actor) -> core.Snapshot:
         if review_year is not None:
             row = state.years.get((str(item.household_id), review_year))
             year = core.YearState(row["submission_id"], row["visit_at"]) if row else None
-    return core.Snapshot(area=area, form=world.forms.get((item.form_id, item.form_version)), submission=submission,
-                         household=household, year=year,
+    form = world.forms.get((item.form_id, item.form_version))
+    item_year = core.year_of(item, form, actor)
+    return core.Snapshot(area=area, form=form, submission=submission, household=household, year=year,
+                         year_closed=item_year is not None and world.year_closed(item.area, item_year),
                          area_type=world.area_type(item.area, day) if day is not None and area == "ok" else None,
-                         present_attachments=frozenset(world.present_attachments))
+                         present_attachments=present_attachments(state, actor.user_id))
+
+
+def present_attachments(state: SyncState, user_id: str) -> frozenset[str]:
+    """The files the user has shown to hold (``core.Snapshot.present_attachments``): those they
+    uploaded, and those a submission in their areas lists whose enumerator uploaded them."""
+    uploads = state.world.uploads
+    present = set(uploads.get(user_id, ()))
+    for record in state.submissions.values():
+        if state.world.covers(user_id, record.area_code):
+            held = uploads.get(record.enumerator_id, ())
+            present.update(a.sha256 for a in record.attachments if a.sha256 in held)
+    return frozenset(present)
 
 
 def apply_effects(state: SyncState, effects: Iterable[core.Effect], now: dt.datetime) -> None:

@@ -21,9 +21,13 @@ from server.models.sync import (
     SubmissionReview,
     SubmissionRevision,
 )
+from server.models.season import CommuneDecision, Complaint, VillageMeeting
 from server.models.sessions import AuthSession, LoginThrottle, RefreshToken
 
 __all__ = [
+    "CommuneDecision",
+    "Complaint",
+    "VillageMeeting",
     "REVIEW_STATES",
     "Attachment",
     "AttachmentUpload",

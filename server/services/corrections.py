@@ -14,7 +14,8 @@ from server.db import db, utcnow
 from server.errors import Problem
 from server.models import FormVersion, Household, Submission, SubmissionAttachment, SubmissionRevision, User
 from server.scoping import Scope
-from server.services import audit, effects
+from server.services import audit, effects, season
+from server.services.areas import commune_of
 from server.services.evaluation import Evaluators
 from server.services.reviews import require_etag, scoped_submission
 from server.services.snapshots import household_state, submission_state, year_state
@@ -37,16 +38,20 @@ def correct(scope: Scope, supervisor: User, submission_id: uuid.UUID, *, answers
         FormVersion.form_id == submission.form_id, FormVersion.version == submission.form_version)).scalar_one()
     visit_at = submission.finished_at or submission.received_at
     evaluator = Evaluators().of(version, submission.area_code)
+    year = core.review_year(evaluator, core.visit_date(visit_at))
     snapshot = core.Snapshot(
         area="ok", form=core.FormState(version.state, evaluator),
+        year_closed=season.year_closed(commune_of(submission.area_code), year),
         submission=replace(submission_state(scope, submission, revisions, answers=True),
                            household_rev_base=base_rev, attachments=attachments),
         household=household_state(scope, household),
-        year=year_state(household.id, core.review_year(evaluator, core.visit_date(visit_at))))
+        year=year_state(household.id, year))
     now = utcnow()
     try:
         decided = core.correct(submission.id, answers, reason, snapshot,
                                core.Actor(str(supervisor.id), None, now))
+    except core.YearClosed as exc:
+        raise Problem("season.closed", str(exc)) from exc
     except core.Refused as exc:
         raise Problem("request.invalid", str(exc), errors=exc.errors) from exc
     effects.write(effects.rows(decided.effects, now))

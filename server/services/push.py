@@ -41,7 +41,6 @@ from server.errors import Problem, flatten_messages
 from server.jsonio import nfc_deep
 from server.models import (
     Area,
-    Attachment,
     Device,
     FormVersion,
     Household,
@@ -51,7 +50,8 @@ from server.models import (
     User,
 )
 from server.scoping import Scope, province_of, scope_of
-from server.services import effects
+from server.services import attachments as attachment_service
+from server.services import audit, effects, season
 from server.services import forms as form_service
 from server.services.snapshots import household_state, submission_state, year_state
 from server.services.areas import area_type_on, commune_of
@@ -96,6 +96,7 @@ class PushContext:
     versions: dict[tuple[str, str], FormVersion | None] = field(default_factory=dict)
     forms: dict[tuple[str, str, str], core.FormState | None] = field(default_factory=dict)
     verdicts: dict[str, str] = field(default_factory=dict)
+    closed_years: dict[tuple[str, int], bool] = field(default_factory=dict)
     area_types: dict[tuple, str | None] = field(default_factory=dict)
     present_attachments: frozenset[str] = frozenset()
 
@@ -133,11 +134,22 @@ class PushContext:
             self.area_types[key] = area_type_on(item.area, day)
         return self.area_types[key]
 
+    def year_closed(self, item: Item, form: core.FormState | None) -> bool:
+        year = core.year_of(item, form, self.actor)
+        if year is None or self.area_verdict(item.area) != "ok":
+            return False
+        key = (commune_of(item.area), year)
+        if key not in self.closed_years:
+            self.closed_years[key] = season.year_closed(*key)
+        return self.closed_years[key]
+
     def snapshot(self, item: Item, submission: core.SubmissionState | None) -> core.Snapshot:
         """What the batch read knows: enough for ``judge`` and for a new household."""
-        return core.Snapshot(area=self.area_verdict(item.area), form=self.form(item), submission=submission,
+        form = self.form(item)
+        return core.Snapshot(area=self.area_verdict(item.area), form=form, submission=submission,
                              area_type=self.area_type(item, core.visit_day(item, self.actor)),
-                             present_attachments=self.present_attachments)
+                             present_attachments=self.present_attachments,
+                             year_closed=self.year_closed(item, form))
 
 
 def earliest_visit() -> dt.date:
@@ -162,8 +174,22 @@ def push(user: User, session_device_id: str | None, device_id: str | None, submi
                       actor=core.Actor(str(user.id), device_id, now, earliest_visit()))
     results = _push_batch(ctx, submissions)
     _touch_device(ctx, pending, app_version)
+    _audit(ctx, results)
     db.session.commit()
     return {"results": results, "server_time": now}
+
+
+def _audit(ctx: PushContext, results: list[dict]) -> None:
+    """One entry per push (not per item: the push path is the hot one): who pushed from which
+    device, how many items got each answer, and the ids of the submissions it stored."""
+    counts = dict.fromkeys(("accepted", "duplicate", "conflict", "rejected"), 0)
+    stored = []
+    for result in results:
+        counts[result["status"]] += 1
+        if result["status"] == "accepted":
+            stored.append(result["id"])
+    audit.record("sync.push", actor=ctx.user, target_type="device", target_id=ctx.actor.device_id,
+                 counts=counts, stored=stored)
 
 
 def _touch_device(ctx: PushContext, pending: dict | None, app_version: str | None) -> None:
@@ -219,9 +245,10 @@ def _push_batch(ctx: PushContext, submissions: list[Any]) -> list[dict]:
     existing = set(db.session.execute(sa.select(Household.id).where(Household.id.in_(set(household_ids))))
                    .scalars()) if household_ids else set()
     declared = {a.sha256 for _, item in parsed for a in item.attachments}
-    if declared:
-        ctx.present_attachments = frozenset(db.session.execute(
-            sa.select(Attachment.sha256).where(Attachment.sha256.in_(declared))).scalars())
+    # Arrived for this user: uploaded by them or readable by them (server/services/attachments.py),
+    # never "someone uploaded these bytes". Read once per batch: a user's batch changes only their
+    # own submissions, and those make readable no file but the ones the user uploaded.
+    ctx.present_attachments = attachment_service.present_for(ctx.user, ctx.scope, declared)
     id_count = Counter(item.id for _, item in parsed)
     household_count = Counter(household_ids)
 

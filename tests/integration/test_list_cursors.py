@@ -147,6 +147,28 @@ def conflicts(client, accounts) -> Listing:
     return Listing("/api/v1/conflicts", accounts.headers("supervisor", [COMMUNE_D]), "id", made_conflicts)
 
 
+def complaints(client, accounts) -> Listing:
+    _, made = _visits(client, accounts)
+    supervisor = accounts.headers("supervisor", [COMMUNE_D])
+    ids = set()
+    for item in made:
+        response = client.post(f"/api/v1/households/{item['household_id']}/complaints", headers=supervisor,
+                               json={"year": 2026, "received_on": "2026-11-20", "text": "Hộ khiếu nại"})
+        assert response.status_code == 201, response.get_json()
+        ids.add(response.get_json()["id"])
+    return Listing("/api/v1/complaints", supervisor, "id", ids)
+
+
+def assignments(client, accounts) -> Listing:
+    _, made = _visits(client, accounts)
+    supervisor = accounts.headers("supervisor", [COMMUNE_D])
+    enumerator = accounts.create("enumerator", [VILLAGE_D])
+    response = client.post("/api/v1/assignments", headers=supervisor, json={
+        "household_ids": [item["household_id"] for item in made], "enumerator_id": str(enumerator.id)})
+    assert response.status_code == 200, response.get_json()
+    return Listing("/api/v1/assignments", supervisor, "household_id", {item["household_id"] for item in made})
+
+
 @dataclass(frozen=True)
 class ListRoute:
     populate: Callable[..., Listing]
@@ -165,6 +187,8 @@ LIST_ROUTES = {
     "/api/v1/submissions": ListRoute(submissions, "submissions:-received_at", "supervisor", uuid.UUID,
                                      sorted_by="2026-11-29T00:00:00+00:00"),
     "/api/v1/conflicts": ListRoute(conflicts, "conflicts", "supervisor", uuid.UUID),
+    "/api/v1/assignments": ListRoute(assignments, "assignments", "supervisor", uuid.UUID),
+    "/api/v1/complaints": ListRoute(complaints, "complaints", "supervisor", uuid.UUID),
 }
 
 

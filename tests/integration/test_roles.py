@@ -74,6 +74,16 @@ MATRIX: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/api/v1/submissions/<uuid:submission_id>/comments"): STAFF,
     ("POST", "/api/v1/submissions/<uuid:submission_id>/comments"): SUPERVISOR,
     ("GET", "/api/v1/submissions/<uuid:submission_id>/diff"): STAFF,
+    # The season
+    ("POST", "/api/v1/households/<uuid:household_id>/meetings"): SUPERVISOR,
+    ("GET", "/api/v1/households/<uuid:household_id>/meetings"): STAFF,
+    ("POST", "/api/v1/households/<uuid:household_id>/complaints"): SUPERVISOR,
+    ("GET", "/api/v1/complaints"): STAFF,
+    ("POST", "/api/v1/complaints/<uuid:complaint_id>/resolve"): SUPERVISOR,
+    ("POST", "/api/v1/areas/<string:code>/decisions"): STAFF,
+    ("GET", "/api/v1/areas/<string:code>/decisions"): STAFF,
+    ("POST", "/api/v1/areas/<string:code>/decisions/<int:year>/reopen"): ADMIN,
+    ("GET", "/api/v1/areas/<string:code>/posting-list"): STAFF,
     ("GET", "/api/v1/conflicts"): STAFF,
     ("GET", "/api/v1/conflicts/<uuid:conflict_id>"): STAFF,
     ("POST", "/api/v1/conflicts/<uuid:conflict_id>/resolve"): SUPERVISOR,
@@ -95,6 +105,8 @@ SAMPLE_ARGUMENTS = {
     "sha256": "0" * 64,
     "submission_id": str(uuid.UUID(int=2)),
     "household_id": str(uuid.UUID(int=3)),
+    "complaint_id": str(uuid.UUID(int=4)),
+    "year": "2026",
 }
 AREAS_OF = {"admin": [], "supervisor": [COMMUNE_X], "enumerator": [VILLAGE_A]}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import http.client
 import itertools
 import uuid
 from collections.abc import Iterator
@@ -91,6 +92,19 @@ class Drift:
         body = response.json()
         return body["results"], dt.datetime.fromisoformat(body["server_time"])
 
+    def upload(self, name: str, content: bytes) -> None:
+        """PUT a file's bytes from the user's phone; the model learns that the user holds it."""
+        sha = hashlib.sha256(content).hexdigest()
+        connection = http.client.HTTPConnection(self.server.host, self.server.port, timeout=30)
+        try:
+            connection.request("PUT", f"/api/v1/attachments/{sha}", body=content, headers={
+                "Authorization": f"Bearer {self.tokens[name]}", "Content-Type": "image/jpeg", "Connection": "close"})
+            response = connection.getresponse()
+            assert response.status == 201, response.read()[:2000]
+        finally:
+            connection.close()
+        self.world.uploads.setdefault(self.users[name][0], set()).add(sha)
+
 
 @pytest.fixture(scope="module")
 def drift(db_url, tmp_path_factory) -> Iterator[Drift]:
@@ -109,7 +123,7 @@ def drift(db_url, tmp_path_factory) -> Iterator[Drift]:
                 form_service.create_version(drift_form(version), None)
             for version in ("1", "2"):
                 form_service.publish("drift", version, None)
-            form_service.close("drift", "2", None)
+            form_service.close("drift", "2", None, confirm="drift/2")
             db.session.remove()
             db.engine.dispose()
         with LiveServer(url, workers=2, directory=directory) as server:
@@ -136,6 +150,13 @@ STARTED = ["2026-10-01T08:00:00+07:00", None, "2026-10-02T12:00:00+07:00"]
 SHA = hashlib.sha256(b"never uploaded").hexdigest()
 
 
+def photo_of(names) -> tuple[bytes, str]:
+    """The example's photo, which phone-one uploads before the example's batches (a JPEG to the
+    sniffer): phone-one holds it, phone-two may read it once a visit of phone-one lists it."""
+    content = b"\xff\xd8\xff drift photo " + names("photo").encode()
+    return content, hashlib.sha256(content).hexdigest()
+
+
 @st.composite
 def an_item(draw, names):
     item = {
@@ -149,7 +170,8 @@ def an_item(draw, names):
         "started_at": draw(st.sampled_from(STARTED)),
         "finished_at": draw(st.sampled_from(FINISHED)),
         "answers": draw(answers_strategy),
-        "attachments": draw(st.sampled_from([[], [], [{"name": "photo", "sha256": SHA, "size": 3}]])),
+        "attachments": draw(st.sampled_from([[], [], [{"name": "photo", "sha256": SHA, "size": 3}],
+                                             [{"name": "photo", "sha256": photo_of(names)[1], "size": 40}]])),
     }
     spoil = draw(st.sampled_from([None] * 12 + ["rev", "answers", "id"]))
     if spoil == "rev":
@@ -192,8 +214,8 @@ def comparable(reply: dict, raw: object) -> object:
 
 
 def stored_state(drift: Drift, names) -> dict:
-    sids = [uuid.UUID(names(n)) for n in ("s1", "s2", "s3", "s4")]
-    hids = [uuid.UUID(names(n)) for n in ("h1", "h2", "h3")]
+    sids = [uuid.UUID(names(n)) for n in ("s1", "s2", "s3", "s4", "s5")]
+    hids = [uuid.UUID(names(n)) for n in ("h1", "h2", "h3", "h4")]
     S, SR, H, HR, Y, C = (m.__table__ for m in (Submission, SubmissionRevision, Household, HouseholdRevision,
                                                 HouseholdYear, Conflict))
     with drift.engine.connect() as conn:
@@ -240,6 +262,7 @@ def model_state(model: SyncState) -> dict:
 @given(sequence=a_sequence())
 def test_the_server_and_the_model_agree_on_every_reply_and_on_what_is_stored(drift, sequence):
     names, batches = sequence
+    drift.upload("phone-one", photo_of(names)[0])
     model = SyncState(world=drift.world)
     for user, batch in batches:
         replies, now = drift.push(user, batch)
@@ -264,9 +287,13 @@ def test_the_generated_batches_reach_every_rule(drift):
                 "finished_at": "2026-10-02T09:00:00+07:00", "answers": {"x": 1}, "attachments": []}
         return base | extra
 
+    content, photo = photo_of(names)
+    drift.upload("phone-one", content)
+    listed = [{"name": "photo", "sha256": photo, "size": len(content)}]
     model = SyncState(world=drift.world)
     sequence = [
-        ("phone-one", [item("s1", "h1"), item("s2", "h2", answers={"x": 3})]),
+        ("phone-two", [item("s5", "h4", attachments=listed)]),  # declared, never uploaded by phone-two
+        ("phone-one", [item("s1", "h1"), item("s2", "h2", answers={"x": 3}, attachments=listed)]),
         ("phone-one", [item("s1", "h1"), item("s1", "h1", answers={"x": 2}), item("s1", "h1", rev=2,
                                                                                  answers={"x": 2})]),
         ("phone-two", [item("s3", "h1", hrev=1, answers={"x": 4}), item("s1", "h1", rev=3),
@@ -276,13 +303,17 @@ def test_the_generated_batches_reach_every_rule(drift):
         ("phone-one", [item("s1", "h1", rev=1, household_id=names("h2")),
                        item("s4", "h3", area=VILLAGE_B), item("s1", "h1", rev=2, hrev=1, answers={"x": 5}),
                        item("s4", "h3", rev=3), item("s4", "h3", rev=2, answers={"x": 2})]),
+        # phone-one's visit in village A now lists the photo it uploaded: phone-two may read it
+        ("phone-two", [item("s5", "h4", rev=2, attachments=listed, answers={"x": 2})]),
     ]
     for user, batch in sequence:
         replies, now = drift.push(user, batch)
         expected = apply_push(model, batch, user_id=drift.users[user][0], device_id=f"drift-{user}", now=now)
         assert [comparable(r, raw) for r, raw in zip(replies, batch, strict=True)] == \
                [comparable(r, raw) for r, raw in zip(expected, batch, strict=True)]
-        for reply in replies:
+        for reply, raw in zip(replies, batch, strict=True):
+            if raw["attachments"] and "missing_attachments" in reply:
+                seen.add(f"attachment {'missing' if reply['missing_attachments'] else 'arrived'} ({user})")
             seen.add(reply["status"])
             seen.update(e["code"] for e in reply.get("errors", []))
             if "conflict_id" in reply:
@@ -290,4 +321,6 @@ def test_the_generated_batches_reach_every_rule(drift):
     assert stored_state(drift, names) == model_state(model)
     assert {"accepted", "duplicate", "conflict", "rejected", "queued conflict", "not_your_submission",
             "stale_revision", "invalid_household_rev", "form_version_closed", "unknown_form_version",
-            "unknown_area", "outside_scope", "constraint", "visit_in_future", "household_mismatch"} <= seen, seen
+            "unknown_area", "outside_scope", "constraint", "visit_in_future", "household_mismatch",
+            "attachment missing (phone-two)", "attachment arrived (phone-one)",
+            "attachment arrived (phone-two)"} <= seen, seen
