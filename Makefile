@@ -29,6 +29,7 @@ run: install
 ## The whole suite, on SQLite and then on a throwaway PostgreSQL database.
 test: install
 	scripts/ensure-chromium
+	scripts/ensure-nginx
 	$(MAKE) --no-print-directory test-js test-sqlite test-postgres
 
 ## The field app's JavaScript expression evaluator on the shared conformance cases.
