@@ -119,6 +119,10 @@ class SubmissionDetail(SubmissionSummary):
     attachments = fields.List(fields.Nested(AttachmentStatus))
     missing_attachments = fields.List(fields.String())
     complete = fields.Boolean(metadata={"description": "All attachments have arrived."})
+    reasons = fields.Dict(metadata={
+        "description": "Why the current revision got its class: income against the line that applied, each "
+                       "deprived indicator with the answers that caused it, and a sentence in vi and en "
+                       "(forms.reasons.explain)."})
 
 
 class HouseholdsQuery(PageQuery):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import sqlalchemy as sa
 
+from forms.answers import evaluate_submission
+from forms.reasons import explain
 from server.db import db
 from server.errors import Problem, invalid
 from server.models import (
@@ -19,10 +22,12 @@ from server.models import (
     SubmissionRevision,
 )
 from server.pagination import Page, paginate
-from server.scoping import Scope
+from server.scoping import Scope, province_of
 from server.services import attachments as attachment_service
+from server.services import audit
 from server.services import forms as form_service
 from server.text import fold
+from sync import core
 from sync.merge import diff
 
 
@@ -53,6 +58,8 @@ def get_household(scope: Scope, household_id: uuid.UUID) -> dict:
         Submission.household_id == household_id).order_by(Submission.received_at)).scalars().all()
     conflicts = db.session.execute(sa.select(Conflict).where(
         Conflict.household_id == household_id, Conflict.status == "open").order_by(Conflict.created_at)).scalars().all()
+    audit.record_read("household.read", target_type="household", target_id=household.id,
+                      area_code=household.area_code, rev=household.rev)
     return {"household": household, "revisions": revisions, "years": years, "submissions": submissions,
             "conflicts": conflicts}
 
@@ -69,9 +76,30 @@ def get_submission(scope: Scope, submission_id: uuid.UUID) -> dict:
     # Received: the caller can open it (its enumerator, or another in the caller's areas, uploaded
     # it); a hash that was only declared, or uploaded elsewhere, is not.
     received = attachment_service.readable(scope, {a.sha256 for a in attachments})
-    return {"submission": submission, "revisions": revisions,
+    audit.record_read("submission.read", target_type="submission", target_id=submission.id,
+                      area_code=submission.area_code, rev=submission.rev)
+    return {"submission": submission, "revisions": revisions, "reasons": explain_revision(submission, revisions[-1]),
             "attachments": [{"name": a.name, "sha256": a.sha256, "size": a.size, "received": a.sha256 in received}
                             for a in attachments]}
+
+
+def explain_revision(submission: Submission, revision: SubmissionRevision) -> dict:
+    """Why the revision got its class (``forms.reasons.explain``), from exactly what it was computed
+    with: its form version, the parameter set and the visit date its provenance names."""
+    version = db.session.execute(sa.select(FormVersion).where(
+        FormVersion.form_id == submission.form_id, FormVersion.version == revision.form_version)).scalar_one()
+    record = revision.provenance or {}
+    override = record.get("parameter_set")
+    if record:
+        parameters = form_service.parameters_at(version, override and override["province"],
+                                                override and override["revision"])
+        on = dt.date.fromisoformat(record["visit_date"])
+    else:  # stored before provenance was recorded: the parameters as they are now
+        parameters = form_service.effective_parameters(version, province_of(submission.area_code))
+        on = core.visit_date(revision.finished_at or revision.received_at)
+    definition = form_service.definition_of(version)
+    result = evaluate_submission(definition, revision.answers, parameters=parameters, today=on)
+    return explain(definition, result, parameters)
 
 
 def revision_diff(scope: Scope, submission_id: uuid.UUID, from_rev: int, to_rev: int) -> list[dict]:
@@ -89,5 +117,8 @@ def revision_diff(scope: Scope, submission_id: uuid.UUID, from_rev: int, to_rev:
     version = db.session.execute(sa.select(FormVersion).where(
         FormVersion.form_id == submission.form_id, FormVersion.version == submission.form_version)).scalar_one()
     keys = form_service.definition_of(version).instance_keys
-    return [{"path": c.path, "before": c.before, "after": c.after}
-            for c in diff(found[from_rev], found[to_rev], keyed_repeats=keys)]
+    changes = [{"path": c.path, "before": c.before, "after": c.after}
+               for c in diff(found[from_rev], found[to_rev], keyed_repeats=keys)]
+    audit.record_read("submission.diff_read", target_type="submission", target_id=submission.id,
+                      area_code=submission.area_code, revs=[from_rev, to_rev])
+    return changes

@@ -141,3 +141,14 @@ def test_the_communes_decision_closes_the_year_until_an_admin_reopens_it(client,
     # Another commune's year is not closed by this one's decision, nor visible to its supervisor.
     outsider = accounts.headers("supervisor", [COMMUNE_Y])
     problem(client.get(f"/api/v1/areas/{COMMUNE_X}/decisions", headers=outsider), 404)
+
+
+def test_a_submission_says_why_it_got_its_class_in_both_languages(client, season):
+    _, supervisor, items = season
+    detail = client.get(f"/api/v1/submissions/{items[0]['id']}", headers=supervisor).get_json()
+    reasons = detail["reasons"]
+    assert "Hộ nghèo" in reasons["sentence"]["vi"] and "Poor household" in reasons["sentence"]["en"]
+    deprived = {d["indicator"]: d for d in reasons["deprivations"]}
+    assert {"latrine", "water"} <= set(deprived), reasons["deprivations"]
+    assert deprived["latrine"]["answers"], deprived["latrine"]  # the answer that caused it
+    assert reasons["income"]["line"] == 1_500_000
