@@ -1,4 +1,4 @@
-"""The ``rasoat`` command: init, users, demo, serve, and ``db`` (migrations, from Flask-Migrate)."""
+"""The ``rasoat`` command: init, users, demo, serve, attachments, and ``db`` (migrations, from Flask-Migrate)."""
 
 from __future__ import annotations
 
@@ -128,8 +128,28 @@ def serve_command(host, port, workers, threads):
     run(host=host, port=port, workers=workers, threads=threads)
 
 
+@click.group("attachments")
+def attachments_group():
+    """Attachment files."""
+
+
+@attachments_group.command("prune")
+@click.option("--older-than-days", type=click.IntRange(min=0), default=None,
+              help="Age of the uploads to delete [default: ATTACHMENT_UNREFERENCED_DAYS, 14].")
+@with_appcontext
+def attachments_prune(older_than_days):
+    """Delete uploads that no submission of their uploader lists, once old enough, and the files
+    no upload is left for."""
+    from server.services.attachments import prune
+
+    days = current_app.config["ATTACHMENT_UNREFERENCED_DAYS"] if older_than_days is None else older_than_days
+    result = prune(days)
+    click.echo(f"pruned {result['uploads']} uploads older than {days} days that no submission lists; "
+               f"deleted {result['files']} files ({result['bytes']} bytes)")
+
+
 def register(app: Flask) -> None:
-    for command in (init_command, user_group, demo_command, serve_command):
+    for command in (init_command, user_group, demo_command, serve_command, attachments_group):
         app.cli.add_command(command)
 
 

@@ -48,6 +48,11 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     # Where attachment bytes live (default: <instance>/attachments).
     "ATTACHMENTS_DIR": "",
+    # Bytes of uploads that no submission of their uploader refers to (yet), per user and
+    # device: beyond it a PUT is 413 attachment.quota_exceeded (push the submissions first).
+    "ATTACHMENT_QUOTA_BYTES": 256 * 1024 * 1024,
+    # `rasoat attachments prune` deletes such uploads once they are this many days old.
+    "ATTACHMENT_UNREFERENCED_DAYS": 14,
     # How long a pull cursor stays valid.
     "PULL_CURSOR_MAX_AGE_SECONDS": 60 * 24 * 3600,
     # A pushed visit may not be dated before this day (ISO date): a phone whose clock says

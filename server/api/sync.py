@@ -17,6 +17,7 @@ from server.services import attachments as attachment_service
 from server.services import pull as pull_service
 from server.services import push as push_service
 from sync.limits import ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES, MAX_ITEMS_PER_PUSH, MAX_PUSH_BYTES
+from sync.media import EXTENSIONS
 
 blp = ApiBlueprint("sync", __name__, url_prefix="/api/v1", description="The phone's sync: push, attachments, pull")
 
@@ -170,28 +171,73 @@ def pull(args):
 
 
 
+_SHA256_PARAMETER = {"in": "path", "name": "sha256", "required": True,
+                     "description": "The file's SHA-256, 64 lower-case hex digits.",
+                     "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}
+
+
 @blp.route("/attachments/<string:sha256>", methods=["PUT"])
 @accepts(*ATTACHMENT_TYPES)
 @requires("enumerator", "supervisor")
-@blp.response(201, description="Stored")
-@blp.alt_response(200, description="Already stored")
-@blp.doc(requestBody={"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}}
+@blp.response(201, description="Stored: this user had not uploaded these bytes before")
+@blp.alt_response(200, description="This user had already uploaded these bytes (nothing changes)")
+@blp.alt_response(413, description="`request.too_large`: over the size limit; `attachment.quota_exceeded`: this "
+                                   "device's uploads that no pushed submission lists would pass its quota "
+                                   "(`quota_bytes`, `unreferenced_bytes`): push first, then upload")
+@blp.alt_response(415, description="`request.unsupported_media_type`: the bytes are not one of "
+                                   f"{', '.join(ATTACHMENT_TYPES)} (`unrecognised_type`), or not the declared "
+                                   "Content-Type (`type_mismatch`, with the type found as `detected`)")
+@blp.alt_response(422, description="`hash_mismatch`: the bytes do not hash to the URL's SHA-256 (whether or "
+                                   "not the file is stored)")
+@blp.doc(parameters=[_SHA256_PARAMETER],
+         requestBody={"required": True, "content": {t: {"schema": {"type": "string", "format": "binary"}}
                                                     for t in sorted(ATTACHMENT_TYPES)}},
-         description=f"Upload an attachment's bytes; the URL's SHA-256 must match (422 otherwise). "
-                     f"At most {MAX_ATTACHMENT_BYTES} bytes.")
+         description=f"Upload an attachment's bytes. Checked in this order: the URL's SHA-256 must match "
+                     f"the bytes (422 otherwise); the type is read from the bytes and must be the declared "
+                     f"Content-Type (415); the quota of unlisted uploads (413). At most {MAX_ATTACHMENT_BYTES} "
+                     f"bytes. 201 and 200 say only whether *this user* had sent the bytes before, never "
+                     f"whether anyone else did.",
+         **{"x-rasoat-limits": {"max_bytes": MAX_ATTACHMENT_BYTES, "types": list(ATTACHMENT_TYPES)}})
 def put_attachment(sha256):
     """Upload an attachment (idempotent)."""
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         raise invalid("sha256", "invalid", "The URL must end with the file's SHA-256 in lower-case hex.")
-    created = attachment_service.put_attachment(current_user(), sha256, request.stream, request.mimetype,
-                                                request.content_length)
+    created = attachment_service.put_attachment(current_user(), current_session().device_id, sha256,
+                                                request.stream, request.mimetype, request.content_length)
     return Response(orjson.dumps({"sha256": sha256, "stored": created}), status=201 if created else 200,
                     mimetype="application/json")
 
 
+_DOWNLOAD_HEADERS = {
+    "Cache-Control": {"description": "`private, no-store`", "schema": {"type": "string"}},
+    "X-Content-Type-Options": {"description": "`nosniff`", "schema": {"type": "string"}},
+    "Content-Disposition": {"description": "`inline` for images, `attachment` for anything else",
+                            "schema": {"type": "string"}},
+    "ETag": {"description": "The SHA-256", "schema": {"type": "string"}},
+}
+
+
 @blp.route("/attachments/<string:sha256>", methods=["GET"])
 @requires()
+@blp.doc(parameters=[_SHA256_PARAMETER],
+         description="Download a file listed by a submission in your areas whose enumerator uploaded it. "
+                     "404 otherwise, exactly as for a file that does not exist. The content type is read "
+                     "from the bytes (`application/octet-stream`, as a download, for a file stored before types were "
+                     "checked whose bytes are none of the allowed ones); every read is audited (`attachment.read`).",
+         responses={"200": {"description": "The bytes", "headers": _DOWNLOAD_HEADERS,
+                            "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                                        for t in [*sorted(ATTACHMENT_TYPES), "application/octet-stream"]}},
+                    "304": {"description": "Not modified (If-None-Match matched the ETag)"},
+                    "404": {"description": "No such file in your areas (`request.not_found`)"}})
 def get_attachment(sha256):
     """Download an attachment of a submission in your areas."""
-    row, stream = attachment_service.open_attachment(scope_of(current_user()), sha256)
-    return send_file(stream, mimetype=row.content_type, etag=sha256, max_age=86400, conditional=True)
+    download = attachment_service.open_attachment(current_user(), scope_of(current_user()), sha256)
+    response = send_file(download.stream, mimetype=download.content_type, etag=sha256, conditional=True)
+    extension = EXTENSIONS.get(download.content_type, ".bin")
+    disposition = "inline" if download.inline else "attachment"
+    response.headers["Content-Disposition"] = f'{disposition}; filename="{sha256}{extension}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # Should a browser be sent straight to the file, it runs nothing and loads nothing from it.
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

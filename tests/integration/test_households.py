@@ -18,7 +18,7 @@ def visited(client, accounts):
     """A household visited in 2025 (2022 standard) and again in 2026 with the new standard's form
     (a visit may not be dated ahead of the server's clock)."""
     phone = accounts.headers("enumerator", [VILLAGE_A], device_id="hh-a")
-    content, sha = photo(b"house photo bytes")
+    content, sha = photo(b"\xff\xd8\xff house photo bytes")
     first = submission(VILLAGE_A, answers=household_answers(head_name="Đỗ Thị Hoà", house_photo=f"sha256:{sha}"),
                        attachments=[{"name": "house_photo", "sha256": sha, "size": len(content)}],
                        started_at="2025-10-02T08:11:00+07:00", finished_at="2025-10-02T08:40:12+07:00")
@@ -27,11 +27,11 @@ def visited(client, accounts):
                        answers=household_answers("2027", head_name="Đỗ Thị Hoà"),
                        finished_at="2026-10-05T09:00:00+07:00")
     assert push(client, phone, [later], "hh-a")[0]["status"] == "accepted"
-    return first, later, sha
+    return first, later, sha, phone
 
 
 def test_household_history_across_years(client, accounts, visited):
-    first, later, _ = visited
+    first, later, *_ = visited
     supervisor = accounts.headers("supervisor", [COMMUNE_X])
     body = client.get(f"/api/v1/households/{first['household_id']}", headers=supervisor).get_json()
     assert body["rev"] == 2 and body["area"] == VILLAGE_A and body["head_name"] == "Đỗ Thị Hoà"
@@ -52,17 +52,23 @@ def test_household_search_is_accent_and_case_insensitive(client, accounts, visit
 
 
 def test_submission_detail_shows_missing_attachments(client, accounts, visited):
-    first, _, sha = visited
+    first, _, sha, enumerator = visited
+    content = b"\xff\xd8\xff house photo bytes"
     supervisor = accounts.headers("supervisor", [COMMUNE_X])
     detail = client.get(f"/api/v1/submissions/{first['id']}", headers=supervisor).get_json()
     assert detail["complete"] is False and detail["missing_attachments"] == [sha]
-    assert detail["attachments"] == [{"name": "house_photo", "sha256": sha, "size": len(b"house photo bytes"),
+    assert detail["attachments"] == [{"name": "house_photo", "sha256": sha, "size": len(content),
                                       "received": False}]
     assert detail["revisions"][0]["rev"] == 1 and detail["revisions"][0]["source"] == "phone"
     assert detail["review_state"] == "received" and detail["computed"]
+    # The bytes from another phone do not complete it: the submission's enumerator must send them.
     phone = accounts.headers("enumerator", [VILLAGE_A])
-    assert client.put(f"/api/v1/attachments/{sha}", data=b"house photo bytes", content_type="image/jpeg",
+    assert client.put(f"/api/v1/attachments/{sha}", data=content, content_type="image/jpeg",
                       headers=phone).status_code == 201
+    detail = client.get(f"/api/v1/submissions/{first['id']}", headers=supervisor).get_json()
+    assert detail["complete"] is False and detail["missing_attachments"] == [sha]
+    assert client.put(f"/api/v1/attachments/{sha}", data=content, content_type="image/jpeg",
+                      headers=enumerator).status_code == 201
     detail = client.get(f"/api/v1/submissions/{first['id']}", headers=supervisor).get_json()
     assert detail["complete"] is True and detail["missing_attachments"] == []
 

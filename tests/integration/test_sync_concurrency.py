@@ -51,6 +51,7 @@ from server.cli import initialise
 from server.db import db
 from server.models import (
     Attachment,
+    AttachmentUpload,
     Conflict,
     Household,
     HouseholdRevision,
@@ -72,6 +73,7 @@ PUSH = "/api/v1/sync/push"
 PASSWORD = "correct horse battery"
 VILLAGE = f"{COMMUNE_X}-a"
 PHONES = 8
+JPEG = b"\xff\xd8\xff\xe0"  # what an attachment's bytes must start with to be taken as a JPEG
 TIMEOUT = 60
 T = TypeVar("T")
 
@@ -506,18 +508,22 @@ def test_a_batch_cut_mid_request_changes_nothing(live, where):
 
 
 def test_same_attachment_from_every_phone_at_once_is_stored_once(live):
+    """Each phone proves it holds the bytes: each is answered 201 (whether another phone had sent
+    them is not said), one file and one row are stored, and one upload per phone recorded."""
     def make():
-        content = os.urandom(300 * 1024)
+        content = JPEG + os.urandom(300 * 1024)
         sha = hashlib.sha256(content).hexdigest()
         path = f"/api/v1/attachments/{sha}"
         return [("PUT", path, content, phone.headers("image/jpeg")) for phone in live.phones], (content, sha, path)
 
     answers, (content, sha, path) = race(live.server, make)
     statuses = sorted(answer.status for answer in answers)
-    assert statuses == [200] * (PHONES - 1) + [201], [(a.status, a.json()) for a in answers]
+    assert statuses == [201] * PHONES, [(a.status, a.json()) for a in answers]
     with live.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(Attachment).where(Attachment.sha256 == sha)
                             ).scalar_one() == 1
+        assert conn.execute(sa.select(sa.func.count()).select_from(AttachmentUpload)
+                            .where(AttachmentUpload.sha256 == sha)).scalar_one() == PHONES
     stored = live.attachments_dir / sha[:2] / sha[2:4] / sha
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == sha
     assert [p.name for p in stored.parent.iterdir()] == [sha]  # no temporary files left behind
@@ -525,9 +531,27 @@ def test_same_attachment_from_every_phone_at_once_is_stored_once(live):
     assert again.status == 200
 
 
+def test_same_attachment_from_one_phone_at_once_is_created_once(live):
+    """A phone retrying an upload while the first attempt is still running: one 201, the rest 200."""
+    phone = live.phones[1]
+
+    def make():
+        content = JPEG + os.urandom(300 * 1024)
+        sha = hashlib.sha256(content).hexdigest()
+        path = f"/api/v1/attachments/{sha}"
+        return [("PUT", path, content, phone.headers("image/jpeg")) for _ in live.phones], sha
+
+    answers, sha = race(live.server, make)
+    assert sorted(answer.status for answer in answers) == [200] * (PHONES - 1) + [201], \
+        [(a.status, a.json()) for a in answers]
+    with live.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(AttachmentUpload)
+                            .where(AttachmentUpload.sha256 == sha)).scalar_one() == 1
+
+
 def test_an_attachment_cut_mid_upload_leaves_nothing(live):
     phone = live.phones[7]
-    content = os.urandom(256 * 1024)
+    content = JPEG + os.urandom(256 * 1024)
     sha = hashlib.sha256(content).hexdigest()
     path = f"/api/v1/attachments/{sha}"
     answer = _cut(live, phone, content, sent=len(content) // 2, half_close=True, method="PUT", path=path,
