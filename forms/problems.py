@@ -81,6 +81,8 @@ XLSFORM_CODES: Mapping[str, str] = MappingProxyType(
         "invalid_value": "a cell value that cannot be converted",
         "missing_key": "a required cell or setting is empty",
         "unknown_column": "a column the converter does not know (survey sheet)",
+        "xml_dtd": "a part of the workbook declares a DTD (<!DOCTYPE>), which could declare entities; refused unparsed",
+        "unreadable_sheet": "a sheet's XML is damaged and cannot be parsed",
     }
 )
 

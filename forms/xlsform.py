@@ -8,12 +8,17 @@ the sheet and row it comes from (``survey/row 12/constraint``) in one ``FormDefi
 Hostile uploads: bytes that are not a zip are refused before openpyxl sees them, the zip's
 members may unpack to at most ``MAX_UNCOMPRESSED_BYTES`` in total (zipfile never inflates a
 member past its declared size, so the declared sizes bound the work), and sheets may have at
-most ``MAX_ROWS`` rows and ``MAX_COLUMNS`` columns.
+most ``MAX_ROWS`` rows and ``MAX_COLUMNS`` columns. No part of the workbook may carry a DTD
+(``<!DOCTYPE``): Excel never writes one, and a DTD is how XML declares entities, which the
+parser openpyxl uses (expat through ElementTree) would expand; every member is searched before
+openpyxl opens the file; each part without one is then parsed by expat alone, so a sheet whose
+XML does not parse is reported with the sheet's name and the row open at the damage.
 """
 
 from __future__ import annotations
 
 import io
+import posixpath
 import re
 import warnings
 import zipfile
@@ -34,6 +39,14 @@ MAX_UNCOMPRESSED_BYTES = 20 * 1024 * 1024
 MAX_MEMBERS = 1_000  # files inside the zip
 MAX_ROWS = {"survey": 5_000, "choices": 50_000, "settings": 10, "parameters": 1_000, "outputs": 100}
 MAX_COLUMNS = 200
+
+# ``<!DOCTYPE`` (and ``<!ENTITY``, which is only legal inside one) in every encoding expat
+# reads: ASCII-compatible ones (expat requires other single-byte encodings to map ASCII to
+# itself) and UTF-16 either way round. Case-insensitive, to stay on the safe side of any parser.
+_DTD = re.compile(b"|".join(
+    re.escape(marker.encode(encoding))
+    for marker in ("<!DOCTYPE", "<!ENTITY") for encoding in ("ascii", "utf-16-le", "utf-16-be")
+), re.IGNORECASE)
 
 # Kinds of survey rows.
 _SIMPLE_TYPES = {
@@ -131,6 +144,69 @@ def _number_or_text(value):
         return text
 
 
+_WORKBOOK, _WORKBOOK_RELS = "xl/workbook.xml", "xl/_rels/workbook.xml.rels"
+_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PACKAGE_REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+
+
+def _sheet_titles(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Zip member -> sheet title, to name the sheet in a problem; {} when it cannot be told.
+    Only called once the workbook and its relationships are known to carry no DTD."""
+    from xml.etree import ElementTree
+
+    try:
+        book = ElementTree.fromstring(archive.read(_WORKBOOK))
+        rels = ElementTree.fromstring(archive.read(_WORKBOOK_RELS))
+    except Exception:  # noqa: BLE001 - damaged or missing: the part's own name will do
+        return {}
+    targets = {r.get("Id"): r.get("Target") or "" for r in rels.iter(f"{_PACKAGE_REL_NS}Relationship")}
+    out = {}
+    for sheet in book.iter(f"{_MAIN_NS}sheet"):
+        target = targets.get(sheet.get(f"{_REL_NS}id"))
+        if target and sheet.get("name") is not None:
+            member = target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}")
+            out[member] = sheet.get("name")
+    return out
+
+
+def _looks_like_xml(name: str, content: bytes) -> bool:
+    head = content[:8].lstrip(b"\xef\xbb\xbf\xff\xfe\x00 \t\r\n")
+    return name.endswith((".xml", ".rels", ".vml")) or head.startswith(b"<")
+
+
+def _xml_damage(content: bytes) -> tuple[int | None, str] | None:
+    """None if ``content`` is well-formed XML; else (the sheet row open at the damage, if any,
+    and expat's message). Only for parts known to carry no DTD: without one, expat has nothing
+    to expand beyond the five predefined entities. No tree is built: start and end handlers
+    follow the open ``row`` element and nothing else."""
+    from xml.parsers import expat
+
+    parser = expat.ParserCreate(namespace_separator="}")
+    open_row: list[int | None] = [None]
+
+    def start(name: str, attributes: dict) -> None:
+        if name.rpartition("}")[2] == "row":
+            r = attributes.get("r", "")
+            open_row[0] = int(r) if r.isdigit() and len(r) < 8 else None
+
+    def end(name: str) -> None:
+        if name.rpartition("}")[2] == "row":
+            open_row[0] = None
+
+    def refuse_doctype(*_args) -> None:
+        raise ValueError("a DTD")  # the search before this should have found it
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.StartDoctypeDeclHandler = refuse_doctype
+    try:
+        parser.Parse(content, True)
+    except Exception as exc:  # noqa: BLE001 - ExpatError; LookupError for an encoding Python does not know
+        return open_row[0], str(exc) or type(exc).__name__
+    return None
+
+
 class _Sheet:
     """A sheet's rows as dicts keyed by normalised column names, with Excel row numbers."""
 
@@ -180,6 +256,49 @@ class _Converter:
         if "xl/workbook.xml" not in names:
             self.add("", "not_xlsx", "the zip is not an .xlsx workbook (no xl/workbook.xml)")
             return None
+        # Every member, not only the .xml ones: openpyxl parses whatever the relationships name.
+        # A DTD is looked for before any parser sees the part; a part without one is then parsed
+        # once on its own, so that damaged XML is reported with its sheet and row.
+        with_dtd: list[str] = []
+        damaged: list[tuple[str, int | None, str]] = []
+        for info in infos:
+            try:
+                content = archive.read(info)
+            except Exception as exc:  # noqa: BLE001 - zlib.error, BadZipFile (CRC), encrypted, unknown method
+                self.add(info.filename, "not_xlsx",
+                         f"the workbook part {info.filename!r} cannot be unpacked ({type(exc).__name__})")
+                return None
+            if _DTD.search(content):
+                with_dtd.append(info.filename)
+            elif _looks_like_xml(info.filename, content):
+                damage = _xml_damage(content)
+                if damage is not None:
+                    damaged.append((info.filename, *damage))
+        if with_dtd or damaged:
+            broken = set(with_dtd) | {part for part, _, _ in damaged}
+            sheets = _sheet_titles(archive) if not {_WORKBOOK, _WORKBOOK_RELS} & broken else {}
+
+            def place(part: str) -> tuple[str, str]:
+                title = sheets.get(part)
+                if title is None:
+                    return part, f"the workbook part {part!r}"
+                known = title.strip().lower()
+                return (known if known in MAX_ROWS else title), f"the {title!r} sheet ({part})"
+
+            for part in with_dtd:
+                path, what = place(part)
+                self.add(path, "xml_dtd",
+                         f"{what} declares a DTD (<!DOCTYPE>); spreadsheet programs never write one, and it "
+                         "could declare entities: open the file in Excel or LibreOffice and save it again")
+            for part, row, message in damaged:
+                path, what = place(part)
+                if part in sheets:
+                    self.add(f"{path}/row {row}" if row is not None else path, "unreadable_sheet",
+                             f"{what} is damaged{f' in row {row}' if row is not None else ''} ({message}); "
+                             "open the file in Excel or LibreOffice and save it again")
+                else:
+                    self.add(path, "not_xlsx", f"{what} is damaged XML ({message})")
+            return None
         import openpyxl
 
         try:
@@ -192,20 +311,35 @@ class _Converter:
             return None
 
     def read_sheet(self, book, wanted: str) -> _Sheet | None:
-        ws = None
-        for title in book.sheetnames:
-            if title.strip().lower() == wanted:
-                ws = book[title]
-                break
-        if ws is None:
+        title = None
+        reached = [0]  # the last row read, for the problem's message
+        try:
+            for name in book.sheetnames:
+                if name.strip().lower() == wanted:
+                    title = name
+                    # Read-only worksheets parse their XML here (the dimensions) and while iterating.
+                    return self._read_rows(book[name], wanted, reached)
             return None
+        except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for damaged sheet XML
+            # The parser reads ahead, so the damage is somewhere after the last row read, not
+            # necessarily in the next one: the path names the sheet, the message the row.
+            self.add(wanted, "unreadable_sheet",
+                     f"the {wanted} sheet ({title!r}) cannot be read: its XML is damaged "
+                     + (f"somewhere after row {reached[0]} " if reached[0] else "")
+                     + f"({type(exc).__name__}); open the file in Excel or LibreOffice and save it again")
+            return None
+
+    def _read_rows(self, ws, wanted: str, reached: list[int]) -> _Sheet:
         limit = MAX_ROWS[wanted]
-        rows_iter: Iterator = ws.iter_rows(values_only=True)
+        # Columns past MAX_COLUMNS are never read: a sheet claiming to span A:XFD would
+        # otherwise have every row padded to 16,384 cells.
+        rows_iter: Iterator = ws.iter_rows(max_col=MAX_COLUMNS, values_only=True)
         header: list[tuple[int, str]] = []
         rows: list[tuple[int, dict]] = []
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for number, row in enumerate(rows_iter, start=1):
+                reached[0] = number - 1
                 if number == 1:
                     if len(row) > MAX_COLUMNS:
                         row = row[:MAX_COLUMNS]

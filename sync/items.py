@@ -20,7 +20,7 @@ from typing import Any
 
 from sync.identity import content_hash
 
-__all__ = ["MAX_ANSWER_DEPTH", "Attachment", "Item", "from_loaded", "nesting_error", "parse"]
+__all__ = ["MAX_ANSWER_DEPTH", "Attachment", "Item", "from_loaded", "nesting_error", "parse", "too_deep"]
 
 #: Lists and objects inside ``answers``: a roster of members with a nested list is 4 deep.
 MAX_ANSWER_DEPTH = 32
@@ -71,6 +71,11 @@ def _deeper_than(value: Any, levels: int) -> bool:
         if (kind is dict or kind is list or isinstance(child, Mapping)) and _deeper_than(child, levels - 1):
             return True
     return False
+
+
+def too_deep(value: Any) -> bool:
+    """``value`` nests lists and objects deeper than ``MAX_ANSWER_DEPTH`` (the walk stops there)."""
+    return _deeper_than(value, MAX_ANSWER_DEPTH)
 
 
 def nesting_error(raw: Any) -> list[dict] | None:

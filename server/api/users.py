@@ -8,6 +8,7 @@ from server.models import ROLES
 from server.scoping import scope_of
 from server.security.current import current_user, requires
 from server.services import users as service
+from server.text import USERNAME_PATTERN, USERNAME_RULE
 
 blp = ApiBlueprint("users", __name__, url_prefix="/api/v1", description="User administration (admins)")
 
@@ -25,8 +26,11 @@ class UserOut(Schema):
 
 
 class UserCreate(Schema):
-    username = fields.String(required=True, validate=validate.Regexp(
-        r"^[^\s:/@]{3,64}$", error="3-64 characters, no spaces, ':', '/' or '@'."))
+    # The service decides (server.text.new_username: trimmed, lowered, then this pattern); the
+    # schema bounds the length and publishes the pattern in the OpenAPI document.
+    username = fields.String(required=True, validate=validate.Length(min=1, max=200),
+                             metadata={"pattern": USERNAME_PATTERN, "description": f"{USERNAME_RULE}; upper case "
+                                       "is accepted and stored in lower case."})
     password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     areas = fields.List(AREA_CODE, load_default=list, validate=validate.Length(max=200))

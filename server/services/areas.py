@@ -6,11 +6,12 @@ import csv
 import datetime as dt
 import io
 import re
+import unicodedata
 
 import sqlalchemy as sa
 
 from server.db import db
-from server.errors import Problem, invalid
+from server.errors import Problem, field_error, invalid
 from server.models import Area, AreaSetting
 from server.pagination import Page, paginate
 from server.scoping import Scope
@@ -19,7 +20,26 @@ from server.text import fold, nfc
 
 # Since the 2025 reorganisation (no districts). Older data needs areas with earlier periods.
 OFFICIAL_SINCE = dt.date(2025, 7, 1)
-VILLAGE_SUFFIX = re.compile(r"^[a-z0-9]{1,16}$")
+VILLAGE_SUFFIX = re.compile(r"[a-z0-9]{1,16}")
+AREA_CODE_MAX = 64
+VILLAGE_NAME_MAX = 200  # the column's length
+# A village name never starts like a spreadsheet formula (server/exports.py; tab and CR are
+# control characters, refused anyway): refused at the door, so no tool that reads the names
+# straight from the database or the API hands a formula to a spreadsheet.
+NAME_REFUSED_FIRST = ("=", "+", "-", "@")
+# A CSV import stops listing problems after this many, and takes at most this many villages.
+IMPORT_MAX_ERRORS = 100
+IMPORT_MAX_ROWS = 20_000
+
+
+def _hidden_character(text: str) -> str | None:
+    """The first character a name may not hold: control, format (zero-width, bidi overrides),
+    surrogate, private-use or unassigned code points, and line or paragraph separators."""
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category[0] == "C" or category in ("Zl", "Zp"):
+            return ch
+    return None
 
 
 def commune_code(province: int, ward: int) -> str:
@@ -94,24 +114,51 @@ def area_type_on(code: str, on: dt.date) -> str | None:
     ).scalar_one_or_none()
 
 
+def village_errors(parent_code: str, suffix: str, name: str, path: str = "") -> list[dict]:
+    """What is wrong with a village's fields on their own (no database), for the single create
+    and for every row of a CSV import alike; ``path`` prefixes the field names (``rows/7/``)."""
+    errors = []
+    if not parent_code.strip():
+        errors.append(field_error(f"{path}parent", "required", "Give the commune's code, e.g. '01-00004'."))
+    elif len(parent_code) > AREA_CODE_MAX or _hidden_character(parent_code) is not None:
+        errors.append(field_error(f"{path}parent", "invalid", "Not a commune code (e.g. '01-00004')."))
+    if not VILLAGE_SUFFIX.fullmatch(suffix.strip().lower()):
+        errors.append(field_error(f"{path}code", "invalid", "1-16 lower-case letters or digits, e.g. 'v03'."))
+    name = nfc(name).strip()
+    hidden = _hidden_character(name)
+    if not name:
+        errors.append(field_error(f"{path}name", "required", "A village needs a name."))
+    elif len(name) > VILLAGE_NAME_MAX:
+        errors.append(field_error(f"{path}name", "too_long",
+                                  f"At most {VILLAGE_NAME_MAX} characters (this one has {len(name)})."))
+    elif hidden is not None:
+        errors.append(field_error(f"{path}name", "invalid_character",
+                                  f"The name holds an invisible or control character (U+{ord(hidden):04X})."))
+    elif name.startswith(NAME_REFUSED_FIRST):
+        errors.append(field_error(f"{path}name", "formula",
+                                  f"A name may not start with {name[0]!r}: spreadsheets read it as a formula."))
+    return errors
+
+
 def _new_village(scope: Scope, parent_code: str, suffix: str, name: str, path: str) -> Area:
+    errors = village_errors(parent_code, suffix, name, path)
+    if errors:
+        raise Problem("request.invalid", errors[0]["message"], errors=errors)
+    parent_code = parent_code.strip()
     parent = db.session.get(Area, parent_code)
     if parent is None or parent.level != "commune":
         raise invalid(f"{path}parent", "unknown_commune", f"No commune with code {parent_code!r}.")
     if not scope.covers(parent_code):
         raise invalid(f"{path}parent", "outside_scope", f"Commune {parent_code!r} is outside your areas.")
     suffix = suffix.strip().lower()
-    if not VILLAGE_SUFFIX.match(suffix):
-        raise invalid(f"{path}code", "invalid", "1-16 lower-case letters or digits, e.g. 'v03'.")
     name = nfc(name).strip()
-    if not name:
-        raise invalid(f"{path}name", "required", "A village needs a name.")
     code = f"{parent_code}-{suffix}"
     if db.session.get(Area, code) is not None:
         raise Problem("area.exists", f"Area {code!r} already exists.",
                       errors=[{"path": f"{path}code", "code": "exists", "message": "Already exists."}])
-    area = Area(code=code, parent_code=parent_code, level="village", name=name, name_folded=fold(name),
-                valid_from=dt.date.today())
+    # Folding can lengthen a name ('ß' -> 'ss'); the search column keeps what fits.
+    area = Area(code=code, parent_code=parent_code, level="village", name=name,
+                name_folded=fold(name)[:VILLAGE_NAME_MAX], valid_from=dt.date.today())
     db.session.add(area)
     db.session.flush()
     return area
@@ -125,23 +172,70 @@ def create_village(scope: Scope, *, parent: str, code: str, name: str) -> Area:
 
 
 def import_villages(scope: Scope, data: bytes) -> list[Area]:
-    """CSV with columns ``parent,code,name``; all rows or none."""
+    """CSV with columns ``parent,code,name`` (in any order); all rows or none.
+
+    Every row is checked as the single create checks its fields; the 422 lists every row's
+    problems (``rows/<n>/<column>``, ``n`` counting the header as row 1, as a spreadsheet shows
+    it), up to ``IMPORT_MAX_ERRORS``. A file the csv module cannot read (a field over its
+    128 KiB limit, say) is a 422 naming the row too."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise invalid("file", "encoding", "The CSV must be UTF-8.") from exc
+        raise invalid("file", "encoding", f"The CSV must be UTF-8 (byte {exc.start} is not).") from exc
     if "\x00" in text:
-        raise invalid("file", "nul", "The CSV may not contain the NUL character (U+0000).")
-    reader = csv.DictReader(io.StringIO(text))
-    if set(reader.fieldnames or ()) != {"parent", "code", "name"}:
-        raise invalid("file", "columns", "The CSV needs exactly the columns parent, code, name.")
-    created = [
-        _new_village(scope, row["parent"] or "", row["code"] or "", row["name"] or "", f"rows/{i + 2}/")
-        for i, row in enumerate(reader)
-    ]
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise invalid("file", "nul", f"The CSV may not contain the NUL character (U+0000); line {line} does.")
+    rows, errors = _read_village_rows(text)
+    if errors:
+        raise Problem("request.invalid", f"The CSV has problems; the first: {errors[0]['path']}: {errors[0]['message']}",
+                      errors=errors)
+    created = [_new_village(scope, parent, code, name, f"rows/{number}/") for number, parent, code, name in rows]
     audit.record("area.import", target_type="area", count=len(created), codes=[a.code for a in created][:200])
     db.session.commit()
     return created
+
+
+def _read_village_rows(text: str) -> tuple[list[tuple[int, str, str, str]], list[dict]]:
+    """The rows as (row number, parent, code, name) and every problem found in them."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows: list[tuple[int, str, str, str]] = []
+    errors: list[dict] = []
+    number = 0  # rows read so far, the header included
+    try:
+        header = next(reader, None)
+        number = 1
+        if header is None or len(header) != 3 or set(header) != {"parent", "code", "name"}:
+            raise invalid("file", "columns", "The CSV needs exactly the columns parent, code, name.")
+        position = {column: i for i, column in enumerate(header)}
+        for record in reader:
+            number += 1
+            if not record:
+                continue  # a blank line
+            if len(rows) >= IMPORT_MAX_ROWS:
+                errors.append(field_error(f"rows/{number}", "too_many",
+                                          f"At most {IMPORT_MAX_ROWS:,} villages per file; split it."))
+                break
+            if len(record) != 3:
+                errors.append(field_error(f"rows/{number}", "columns",
+                                          f"Expected 3 values (parent, code, name); this row has {len(record)}."))
+            else:
+                parent, code, name = (record[position[c]] for c in ("parent", "code", "name"))
+                errors.extend(village_errors(parent, code, name, f"rows/{number}/"))
+                rows.append((number, parent, code, name))
+            if len(errors) >= IMPORT_MAX_ERRORS:
+                errors = errors[:IMPORT_MAX_ERRORS]
+                errors.append(field_error("file", "too_many_errors",
+                                          f"Stopped after {IMPORT_MAX_ERRORS} problems (row {number})."))
+                break
+    except csv.Error as exc:
+        # In the row being read: a field longer than csv.field_size_limit() (128 KiB unless a
+        # process changes it, which this one does not), a quote out of place.
+        if "field larger than field limit" in str(exc):
+            errors.append(field_error(f"rows/{number + 1}", "too_long",
+                                      f"A value in this row is longer than {csv.field_size_limit():,} characters."))
+        else:
+            errors.append(field_error(f"rows/{number + 1}", "unreadable", f"The CSV cannot be read here: {exc}."))
+    return rows, errors
 
 
 def set_area_type(scope: Scope, code: str, area_type: str, valid_from: dt.date) -> AreaSetting:

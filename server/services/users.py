@@ -15,7 +15,7 @@ from server.scoping import Scope
 from server.security.passwords import MIN_PASSWORD_LENGTH, hash_password
 from server.services import audit
 from server.services.sessions import revoke_sessions
-from server.text import nfc, normalise_username
+from server.text import new_username, nfc
 
 
 def _visible_users(scope: Scope) -> sa.Select:
@@ -63,7 +63,10 @@ def _check_areas(scope: Scope, codes: Iterable[str], role: str) -> list[str]:
 
 def create_user(scope: Scope, *, username: str, password: str, role: str, areas: list[str],
                 display_name: str = "", active: bool = True) -> User:
-    username = normalise_username(username)
+    try:
+        username = new_username(username)
+    except ValueError as exc:
+        raise invalid("username", "invalid", str(exc)) from exc
     _check_password(password)
     codes = _check_areas(scope, areas, role)
     if db.session.execute(sa.select(User.id).where(User.username == username)).first():
