@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from server.db import db
+from server.db import READ_ONLY, db, set_read_only
 from server.models import AuditEntry, User
 
 _ORIGIN_KEY = "rasoat.audit_origin"
@@ -42,6 +42,29 @@ def set_origin(session: Session, origin: Origin | None) -> None:
 
 def origin_of(session: Session) -> Origin:
     return session.info.get(_ORIGIN_KEY, NO_ORIGIN)
+
+
+def record_read(action: str, *, target_type: str, target_id: object, area_code: str | None,
+                **detail: Any) -> None:
+    """Audit that the caller has just read personal data, and commit the entry at once.
+
+    A read is audited after it succeeded (what was shown), in a transaction of its own: the
+    read's transaction ends first (it wrote nothing), so that on SQLite the reads never held the
+    write lock that the entry's short transaction takes (``BEGIN IMMEDIATE``, even in a GET
+    request; see ``server.db.set_read_only``). Nothing the read loaded is expired by these
+    commits (it is all still current), so the view renders it without reading it again.
+    """
+    session = db.session()
+    read_only = session.execution_options.get(READ_ONLY, False)
+    keep, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+        set_read_only(session, False)
+        record(action, target_type=target_type, target_id=target_id, area_code=area_code, **detail)
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
+        set_read_only(session, read_only)
 
 
 def record(action: str, *, actor: User | None = None, target_type: str | None = None,
