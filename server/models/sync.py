@@ -97,6 +97,7 @@ class Submission(db.Model):
     __table_args__ = (
         sa.CheckConstraint("review_state in ('received', 'approved', 'rejected', 'changes_requested')",
                            name="review_state"),
+        sa.Index("ix_submissions_received_at_id", "received_at", "id"),  # the queue's default order
     )
 
 
