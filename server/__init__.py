@@ -93,6 +93,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
                             sync, users)
 
     app.register_blueprint(health.blp)
+    from server import landing
+
+    app.register_blueprint(landing.blp)
     for module in (auth, users, devices, areas, forms, sync, households, assignments, reviews, audit, season):
         api.register_blueprint(module.blp)
     from server.api import reports  # reports and exports
