@@ -363,11 +363,13 @@ def household_state(transaction, household_id):
                                .where(Household.id == uuid.UUID(household_id))).one()
 
 
-@pytest.mark.parametrize("household_rev", [1, None], ids=["from-pull", "as-if-new"])
-def test_a_household_of_another_area_is_refused_and_untouched(client, transaction, phone, theirs, household_rev):
+@pytest.mark.parametrize("household_rev, code", [(1, "unknown_household"), (None, "id_unavailable")],
+                         ids=["from-pull", "as-if-new"])
+def test_a_household_of_another_area_is_refused_and_untouched(client, transaction, phone, theirs, household_rev,
+                                                               code):
     before = household_state(transaction, theirs["household_id"])
     bad = submission(VILLAGE_A, household_id=theirs["household_id"], household_rev=household_rev)
-    rejected(sandwiched(client, transaction, phone, bad), "household_id", "outside_scope", bad["id"])
+    rejected(sandwiched(client, transaction, phone, bad), "household_id", code, bad["id"])
     assert household_state(transaction, theirs["household_id"]) == before
 
 
@@ -383,7 +385,7 @@ def test_a_submission_in_another_area_is_refused(client, transaction, phone, the
 def test_another_areas_submission_id_cannot_be_edited(client, transaction, phone, theirs):
     before = household_state(transaction, theirs["household_id"])
     hijack = {**theirs, "area": VILLAGE_A, "rev": 2, "answers": household_answers(floor_area=5)}
-    rejected(sandwiched(client, transaction, phone, hijack), "id", "outside_scope", theirs["id"])
+    rejected(sandwiched(client, transaction, phone, hijack), "id", "id_unavailable", theirs["id"])
     # Not even a duplicate answer leaks that it exists with this content.
     rejected(sandwiched(client, transaction, phone, theirs), "area", "outside_scope", theirs["id"])
     assert household_state(transaction, theirs["household_id"]) == before

@@ -214,8 +214,8 @@ def comparable(reply: dict, raw: object) -> object:
 
 
 def stored_state(drift: Drift, names) -> dict:
-    sids = [uuid.UUID(names(n)) for n in ("s1", "s2", "s3", "s4", "s5")]
-    hids = [uuid.UUID(names(n)) for n in ("h1", "h2", "h3", "h4")]
+    sids = [uuid.UUID(names(n)) for n in ("s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8")]
+    hids = [uuid.UUID(names(n)) for n in ("h1", "h2", "h3", "h4", "h6", "h7")]
     S, SR, H, HR, Y, C = (m.__table__ for m in (Submission, SubmissionRevision, Household, HouseholdRevision,
                                                 HouseholdYear, Conflict))
     with drift.engine.connect() as conn:
@@ -305,6 +305,9 @@ def test_the_generated_batches_reach_every_rule(drift):
                        item("s4", "h3", rev=3), item("s4", "h3", rev=2, answers={"x": 2})]),
         # phone-one's visit in village A now lists the photo it uploaded: phone-two may read it
         ("phone-two", [item("s5", "h4", rev=2, attachments=listed, answers={"x": 2})]),
+        # ids stored in village B, which phone-one cannot see: answered as unknown ones until stored
+        ("phone-two", [item("s6", "h6", area=VILLAGE_B)]),
+        ("phone-one", [item("s6", "h7"), item("s7", "h6"), item("s8", "h6", hrev=1)]),
     ]
     for user, batch in sequence:
         replies, now = drift.push(user, batch)
@@ -322,5 +325,5 @@ def test_the_generated_batches_reach_every_rule(drift):
     assert {"accepted", "duplicate", "conflict", "rejected", "queued conflict", "not_your_submission",
             "stale_revision", "invalid_household_rev", "form_version_closed", "unknown_form_version",
             "unknown_area", "outside_scope", "constraint", "visit_in_future", "household_mismatch",
-            "attachment missing (phone-two)", "attachment arrived (phone-one)",
+            "id_unavailable", "unknown_household", "attachment missing (phone-two)", "attachment arrived (phone-one)",
             "attachment arrived (phone-two)"} <= seen, seen

@@ -142,10 +142,12 @@ def test_household_of_another_area_is_refused(client, accounts, phone):
     assert push(client, other, [theirs], device_id="phone-b")[0]["status"] == "accepted"
     mine = submission(VILLAGE_A, household_id=theirs["household_id"], household_rev=1)
     result = push(client, phone, [mine])[0]
-    assert (result["status"], result["errors"][0]["code"]) == ("rejected", "outside_scope")
+    # Answered as for a household the server does not have: where it lives is not this phone's to learn.
+    assert (result["status"], result["errors"][0]["code"]) == ("rejected", "unknown_household")
     # and the other enumerator's submission id cannot be edited from here either
     hijack = {**theirs, "area": VILLAGE_A, "rev": 2}
-    assert push(client, phone, [hijack])[0]["status"] == "rejected"
+    result = push(client, phone, [hijack])[0]
+    assert (result["status"], result["errors"][0]["code"]) == ("rejected", "id_unavailable")
 
 
 def test_disjoint_changes_from_two_phones_merge(client, app, accounts, phone):
