@@ -72,6 +72,29 @@ def test_if_match_is_required_and_stale_tags_are_412(client, phone, supervisor):
     assert approved.status_code == 200 and approved.get_json()["review_state"] == "approved"
 
 
+def test_if_match_star_matches_the_current_submission_and_weak_tags_never_do(client, accounts, phone, supervisor):
+    """RFC 9110 13.1.1: ``If-Match: *`` is true when the resource has a current representation;
+    If-Match compares strongly, so a weak tag is a 412 (not a missing header, 428)."""
+    item = submission(VILLAGE_A)
+    push(client, phone, [item], "rv-a")
+    url = f"/api/v1/submissions/{item['id']}/review"
+    _, etag = read(client, supervisor, item["id"])
+    problem(client.post(url, headers={**supervisor, "If-Match": f"W/{etag}"}, json={"action": "approve"}),
+            412, "request.precondition_failed")
+    problem(client.post(url, headers={**supervisor, "If-Match": " "}, json={"action": "approve"}),
+            428, "request.precondition_required")
+    # Another commune's supervisor: no current representation for them, so not found, star or not.
+    other = accounts.headers("supervisor", [COMMUNE_Y])
+    problem(client.post(url, headers={**other, "If-Match": "*"}, json={"action": "approve"}), 404)
+    approved = client.post(url, headers={**supervisor, "If-Match": "*"}, json={"action": "approve"})
+    assert approved.status_code == 200, approved.get_json()
+    assert approved.get_json()["review_state"] == "approved"
+    corrected = client.patch(f"/api/v1/submissions/{item['id']}", headers={**supervisor, "If-Match": "*"},
+                             json={"answers": {"floor_area": 41}, "reason": "Đo lại diện tích"})
+    assert corrected.status_code == 200, corrected.get_json()
+    assert corrected.get_json()["rev"] == 2
+
+
 def test_reject_needs_a_comment_and_scope_is_enforced(client, accounts, phone, supervisor):
     item = submission(VILLAGE_A)
     push(client, phone, [item], "rv-a")
