@@ -231,7 +231,7 @@ _DOWNLOAD_HEADERS = {
                     "404": {"description": "No such file in your areas (`request.not_found`)"}})
 def get_attachment(sha256):
     """Download an attachment of a submission in your areas."""
-    download = attachment_service.open_attachment(current_user(), scope_of(current_user()), sha256)
+    download = attachment_service.open_attachment(scope_of(current_user()), sha256)
     response = send_file(download.stream, mimetype=download.content_type, etag=sha256, conditional=True)
     extension = EXTENSIONS.get(download.content_type, ".bin")
     disposition = "inline" if download.inline else "attachment"

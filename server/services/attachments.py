@@ -35,7 +35,7 @@ from typing import BinaryIO
 import sqlalchemy as sa
 from flask import current_app
 
-from server.db import db, set_read_only, utcnow
+from server.db import db, utcnow
 from server.errors import Problem, field_error, invalid
 from server.models import Attachment, AttachmentUpload, Submission, SubmissionAttachment, User
 from server.scoping import Scope
@@ -230,7 +230,7 @@ class Download:
     inline: bool  # an image a browser may show; anything else is a download
 
 
-def open_attachment(user: User, scope: Scope, sha256: str) -> Download:
+def open_attachment(scope: Scope, sha256: str) -> Download:
     """The bytes, if a submission within scope lists them and its enumerator uploaded them."""
     via = db.session.execute(_readable(scope, [sha256]).order_by(Submission.id).limit(1)).first()
     if via is None or not storage().exists(sha256):
@@ -239,23 +239,12 @@ def open_attachment(user: User, scope: Scope, sha256: str) -> Download:
     try:
         kind = sniff(stream.read(SNIFF_BYTES))
         stream.seek(0)
-        _audit_read(user, sha256, via.id, via.area_code)
+        audit.record_read("attachment.read", target_type="attachment", target_id=sha256, area_code=via.area_code,
+                          submission_id=str(via.id))
     except BaseException:
         stream.close()
         raise
     return Download(stream, kind or "application/octet-stream", kind in IMAGE_TYPES)
-
-
-def _audit_read(user: User, sha256: str, submission_id, area_code: str) -> None:
-    # A GET's transaction only reads (on SQLite it begins without the write lock, and upgrading
-    # it would fail if another writer committed meanwhile): end it, then write the entry in one
-    # that may write.
-    session = db.session()
-    session.commit()
-    set_read_only(session, False)
-    audit.record("attachment.read", actor=user, target_type="attachment", target_id=sha256, area_code=area_code,
-                 submission_id=str(submission_id))
-    session.commit()
 
 
 # --------------------------------------------------------------------------- expiry

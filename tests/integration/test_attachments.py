@@ -23,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 from support import COMMUNE_X, COMMUNE_Y, VILLAGE_A, VILLAGE_B, VILLAGE_C, problem
 from support.households import household_answers, submission
+from support.ops import DIALECTS, fresh_database
 
 from conftest import test_config as make_test_config
 from server import create_app
@@ -455,3 +456,42 @@ def test_sqlite_an_upload_on_its_way_holds_no_write_lock(sqlite_phone):
         "wsgi.input": io.BufferedReader(link), "CONTENT_LENGTH": str(len(content))})
     assert response.status_code == 201
     assert link.lock_was_free is True
+
+
+# --- the migration --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_files_stored_before_0010_are_held_by_the_user_who_uploaded_them(dialect, tmp_path):
+    """0010 records each stored file as uploaded by ``attachments.uploaded_by``, so files phones
+    sent before stay readable through their uploaders' submissions, and no one else's."""
+    from alembic import command
+    from flask import current_app
+
+    with fresh_database(dialect, tmp_path) as database:
+        app = create_app(make_test_config(database, tmp_path / "instance"))
+        try:
+            with app.app_context():
+                migrate = current_app.extensions["migrate"]
+                config = migrate.migrate.get_config(migrate.directory)
+                command.upgrade(config, "0009_provenance")
+                user, now = uuid.uuid4(), dt.datetime(2026, 10, 2, tzinfo=dt.UTC)
+                with db.engine.begin() as conn:
+                    conn.execute(sa.text(
+                        "INSERT INTO users (id, username, password_hash, role, active, display_name, created_at, "
+                        "updated_at) VALUES (:id, 'before-0010', 'x', 'enumerator', true, '', :now, :now)"),
+                        {"id": user.hex if dialect == "sqlite" else user, "now": now})
+                    for sha, uploader in (("a" * 64, user), ("b" * 64, None)):
+                        conn.execute(sa.insert(Attachment.__table__).values(
+                            sha256=sha, size=7, content_type="image/jpeg", uploaded_by=uploader, created_at=now))
+                command.upgrade(config, "0010_attachment_uploads")
+                uploads = AttachmentUpload.__table__.c
+                with db.engine.connect() as conn:
+                    rows = conn.execute(
+                        sa.select(uploads.sha256, uploads.user_id, uploads.device_id, uploads.size)).all()
+                assert rows == [("a" * 64, user, None, 7)]
+                command.downgrade(config, "0009_provenance")
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
