@@ -40,11 +40,19 @@ def install_request_logging(app: Flask) -> None:
 
     @app.before_request
     def _start():
+        # The request id (logs, problem bodies, the audit log) is always the server's own: a
+        # client-chosen one could collide with another request's or make two audit entries look
+        # like one. A client's (or proxy's) X-Request-ID, when it looks like an id, is kept beside
+        # it as client_request_id, so that the two can still be matched up.
+        g.request_id = uuid.uuid4().hex
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.client_request_id = incoming if _REQUEST_ID.match(incoming) else None
         g.started = time.perf_counter()
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=g.request_id)
+        if g.client_request_id:
+            structlog.contextvars.bind_contextvars(request_id=g.request_id, client_request_id=g.client_request_id)
+        else:
+            structlog.contextvars.bind_contextvars(request_id=g.request_id)
 
     @app.after_request
     def _finish(response):

@@ -209,8 +209,9 @@ def test_serve_answers_health_checks(cli, tmp_path):
         assert json.loads(body)["status"] == "ready"
 
         status, headers, body = _get(f"{base}/api/v1/me", {"X-Request-ID": "cli-serve-probe-1"})
-        assert status == 401 and headers["X-Request-ID"] == "cli-serve-probe-1"
-        assert json.loads(body)["request_id"] == "cli-serve-probe-1"
+        probe_id = headers["X-Request-ID"]
+        assert status == 401 and probe_id != "cli-serve-probe-1"  # the server makes its own
+        assert json.loads(body)["request_id"] == probe_id
     finally:
         process.terminate()
         try:
@@ -220,5 +221,6 @@ def test_serve_answers_health_checks(cli, tmp_path):
             process.wait(timeout=10)
     # gunicorn runs the same structured logging: one JSON line per request, with its id.
     lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith("{")]
-    probe = [line for line in lines if line.get("request_id") == "cli-serve-probe-1"]
+    probe = [line for line in lines if line.get("request_id") == probe_id]
     assert probe and probe[0]["path"] == "/api/v1/me" and probe[0]["status"] == 401, lines[-5:]
+    assert probe[0]["client_request_id"] == "cli-serve-probe-1"

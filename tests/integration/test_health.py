@@ -78,17 +78,24 @@ def test_each_request_gets_its_own_id(client):
     assert len(ids) == 3
 
 
-def test_incoming_request_id_is_kept_when_safe(client, caplog):
+def test_an_incoming_request_id_is_logged_beside_the_servers_own(client, caplog):
+    """The request id is the server's (the audit log trusts it); the client's is only logged."""
     caplog.set_level(logging.INFO, logger="rasoat.http")
     response = client.get("/healthz", headers={"X-Request-ID": "proxy-abc.123_x"})
-    assert response.headers["X-Request-ID"] == "proxy-abc.123_x"
-    assert _json_lines(caplog.records)[-1]["request_id"] == "proxy-abc.123_x"
+    request_id = response.headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id)
+    line = _json_lines(caplog.records)[-1]
+    assert (line["request_id"], line["client_request_id"]) == (request_id, "proxy-abc.123_x")
+    # Two requests naming the same id still get two ids.
+    assert client.get("/healthz", headers={"X-Request-ID": "proxy-abc.123_x"}).headers["X-Request-ID"] != request_id
 
 
 @pytest.mark.parametrize("unsafe", ["has space", "x" * 65, "new\\nline", "<script>", "ä"])
-def test_unsafe_incoming_request_id_is_replaced(client, unsafe):
+def test_unsafe_incoming_request_id_is_replaced(client, caplog, unsafe):
+    caplog.set_level(logging.INFO, logger="rasoat.http")
     response = client.get("/healthz", headers={"X-Request-ID": unsafe})
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-ID"])
+    assert "client_request_id" not in _json_lines(caplog.records)[-1]
 
 
 def test_problem_bodies_quote_the_request_id(client, caplog):

@@ -88,7 +88,9 @@ def test_audit_entries_carry_the_request_and_the_caller(app, client, accounts):
             AuditEntry.action == "user.create", AuditEntry.target_id == created.get_json()["id"])).scalar_one()
         # users.create_user names no actor: the authenticated admin is.
         assert entry.actor_username.startswith("admin-")
-        assert (entry.request_id, entry.client_address) == ("audit-origin-1", "192.0.2.7")
+        # The request id is the server's own (the one it answered with), never the client's.
+        assert (entry.request_id, entry.client_address) == (created.headers["X-Request-ID"], "192.0.2.7")
+        assert entry.request_id != "audit-origin-1"
 
         # A login (public: no caller yet) is audited with its request too.
         logins_before = db.session.execute(sa.select(sa.func.count()).select_from(AuditEntry).where(
@@ -102,7 +104,8 @@ def test_audit_entries_carry_the_request_and_the_caller(app, client, accounts):
                                     .order_by(AuditEntry.id)).scalars().all()
         assert len(logins) == logins_before + 1
         assert (logins[-1].actor_username, logins[-1].request_id, logins[-1].client_address) == (
-            username, "audit-origin-2", "192.0.2.8")
+            username, response.headers["X-Request-ID"], "192.0.2.8")
+        assert logins[-1].request_id != "audit-origin-2"
 
 
 def test_audit_entries_written_outside_a_request_have_no_origin(app):

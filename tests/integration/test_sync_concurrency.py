@@ -219,13 +219,14 @@ def race(server: LiveServer, make: Callable[[], tuple[list, T]], attempts: int =
 
 def most_in_flight(server: LiveServer, request_ids: list[str]) -> int:
     """How many of these requests the app was handling at once at most, from its request log
-    (each line: finish timestamp and duration)."""
+    (each line: finish timestamp and duration). The ids sent are logged as client_request_id
+    (the server makes its own request ids)."""
     wanted, events = set(request_ids), []
     for line in server.stdout_path.read_text(errors="replace").splitlines():
-        if '"request_id": "race-' not in line:
+        if '"client_request_id": "race-' not in line:
             continue
         entry = json.loads(line)
-        if entry.get("event") == "request" and entry.get("request_id") in wanted:
+        if entry.get("event") == "request" and entry.get("client_request_id") in wanted:
             finished = dt.datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).timestamp()
             events += [(finished - entry["ms"] / 1000, 1), (finished, -1)]
     assert len(events) == 2 * len(wanted), "some requests are missing from the request log"
