@@ -30,12 +30,20 @@ DEFAULTS: dict[str, Any] = {
     "JWT_LEEWAY_SECONDS": 5,
     "ACCESS_TOKEN_TTL_SECONDS": 900,
     "REFRESH_TOKEN_TTL_SECONDS": 30 * 24 * 3600,  # phones stay offline for days
+    # A refresh token presented again this soon after its use, before the pair it got is used,
+    # gets that same pair (a retry after a lost answer on 2G, or two refreshes racing) instead
+    # of ending the session; later, or once that pair is used, it is reuse. 0 turns it off.
+    "REFRESH_GRACE_SECONDS": 60,
     # Request limits.
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     "MAX_JSON_BYTES": 8 * 1024 * 1024,
-    # Login throttling (stored in the database so it holds across gunicorn workers).
+    # Login throttling (stored in the database so it holds across gunicorn workers). Failures
+    # count per username and address (the lockout a guesser meets), per address (one host trying
+    # many names), and per username from all addresses together: a ceiling, much higher, against
+    # guessing spread over many addresses. A lockout from one address leaves the others alone.
     "LOGIN_WINDOW_SECONDS": 900,
-    "LOGIN_MAX_FAILURES_PER_USERNAME": 5,
+    "LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS": 5,
+    "LOGIN_MAX_FAILURES_PER_USERNAME": 100,
     "LOGIN_MAX_FAILURES_PER_ADDRESS": 50,
     # argon2id cost; tests lower it.
     "ARGON2_TIME_COST": 3,

@@ -28,7 +28,8 @@ class AuthSession(db.Model):
 
 
 class RefreshToken(db.Model):
-    """A refresh token, stored as its SHA-256; usable once."""
+    """A refresh token, stored as its SHA-256; usable once (and again within the grace window,
+    for the same answer: ``successor_sealed``)."""
 
     __tablename__ = "refresh_tokens"
 
@@ -36,6 +37,9 @@ class RefreshToken(db.Model):
     session_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("auth_sessions.id", ondelete="CASCADE"), index=True)
     issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The pair its use issued, sealed under this token (server.security.tokens.seal_successor):
+    # a retry within the grace window gets it back. Cleared at the family's next rotation.
+    successor_sealed: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
 
 
 class LoginThrottle(db.Model):

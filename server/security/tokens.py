@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
 
 import jwt
+import orjson
 from flask import current_app
 
 from server.errors import Problem
@@ -77,6 +79,49 @@ def decode_access_token(token: str) -> AccessClaims:
 
 def new_refresh_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+# --- the refresh grace window: the pair a rotation issued, sealed under the token it replaced ----
+#
+# A phone on 2G often loses the answer to its refresh, or sends it twice; presenting the just-used
+# token again within the grace window gets the same new pair back. The server keeps that pair only
+# sealed: encrypted and authenticated under keys derived (HKDF-SHA256, RFC 5869) from the
+# presented token, which the server stores only as its SHA-256, salted with the server's secret.
+# Each key seals exactly one pair, so a keystream (HKDF-Expand) XORed with it is a sound one-time
+# cipher; the tag (HMAC-SHA256 over the ciphertext) refuses anything altered. Neither a copy of the
+# database alone, nor the used token without the server's secret, opens it.
+
+_GRACE_INFO = b"rasoat refresh grace v1"
+_TAG_BYTES = 32
+
+
+def _hkdf(secret: str, token: str, length: int) -> bytes:
+    prk = hmac.new(secret.encode(), token.encode(), hashlib.sha256).digest()
+    if length > 255 * 32:
+        raise ValueError("too long to seal")
+    out, block, counter = b"", b"", 1
+    while len(out) < length:
+        block = hmac.new(prk, block + _GRACE_INFO + bytes([counter]), hashlib.sha256).digest()
+        out, counter = out + block, counter + 1
+    return out[:length]
+
+
+def seal_successor(presented: str, refresh_token: str, access_token: str, access_expires_at: int) -> bytes:
+    """The pair issued for ``presented``, sealed under ``presented``."""
+    plain = orjson.dumps({"r": refresh_token, "a": access_token, "e": access_expires_at})
+    keys = _hkdf(current_app.config["SECRET_KEY"], presented, _TAG_BYTES + len(plain))
+    cipher = bytes(a ^ b for a, b in zip(plain, keys[_TAG_BYTES:], strict=True))
+    return hmac.new(keys[:_TAG_BYTES], cipher, hashlib.sha256).digest() + cipher
+
+
+def unseal_successor(presented: str, sealed: bytes) -> tuple[str, str, int] | None:
+    """(refresh token, access token, access expiry) sealed by ``seal_successor``, or None."""
+    tag, cipher = sealed[:_TAG_BYTES], sealed[_TAG_BYTES:]
+    keys = _hkdf(current_app.config["SECRET_KEY"], presented, _TAG_BYTES + len(cipher))
+    if not hmac.compare_digest(tag, hmac.new(keys[:_TAG_BYTES], cipher, hashlib.sha256).digest()):
+        return None
+    pair = orjson.loads(bytes(a ^ b for a, b in zip(cipher, keys[_TAG_BYTES:], strict=True)))
+    return pair["r"], pair["a"], int(pair["e"])
 
 
 def hash_refresh_token(token: str) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 import uuid
 from dataclasses import dataclass
 
+import orjson
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.dialects import postgresql, sqlite
@@ -15,7 +17,13 @@ from server.db import UTCDateTime, db, utcnow
 from server.errors import Problem, field_error
 from server.models import AuthSession, Device, LoginThrottle, RefreshToken, User
 from server.security.passwords import burn_verification, verify_password
-from server.security.tokens import hash_refresh_token, issue_access_token, new_refresh_token
+from server.security.tokens import (
+    hash_refresh_token,
+    issue_access_token,
+    new_refresh_token,
+    seal_successor,
+    unseal_successor,
+)
 from server.services import audit
 from server.text import normalise_username
 
@@ -42,21 +50,40 @@ def _issue_pair(user: User, session: AuthSession, now: dt.datetime) -> TokenPair
 # --- throttling -----------------------------------------------------------------------------
 
 def _throttle_keys(username: str, address: str | None) -> list[tuple[str, int]]:
+    """The counters a login attempt counts against, the one a success clears first.
+
+    Locking a username from everywhere after a few failures let anyone lock anyone out with a few
+    anonymous requests; the lockout is therefore per username *and* address. The username alone
+    has a ceiling too, far higher, so that guesses spread over many addresses still run out.
+    """
     cfg = current_app.config
-    keys = [(f"user:{username}", cfg["LOGIN_MAX_FAILURES_PER_USERNAME"])]
-    if address:
-        keys.append((f"addr:{address}", cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]))
-    return keys
+    return [(pair_throttle_key(username, address), cfg["LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS"]),
+            (_bounded(f"user:{username}"), cfg["LOGIN_MAX_FAILURES_PER_USERNAME"]),
+            *([(_bounded(f"addr:{address}"), cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"])] if address else [])]
+
+
+def pair_throttle_key(username: str, address: str | None) -> str:
+    """The counter of one username from one address. Hashed from an unambiguous encoding: a
+    login name may hold any text, and must not be able to name another user's pair counter."""
+    return "pair:" + hashlib.sha256(orjson.dumps([username, address or ""])).hexdigest()
+
+
+def _bounded(key: str) -> str:
+    # The key column holds 200 characters; a longer name or address is counted under its hash.
+    return key if len(key) <= 200 else "hash:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def _count_attempt(keys: list[tuple[str, int]], now: dt.datetime) -> None:
     """Count this attempt against every key *before* the password is checked (the caller commits
     at once): check-then-count let a burst of parallel guesses all through, and two first failures
-    racing to insert the same key ended in a 500 on PostgreSQL."""
+    racing to insert the same key ended in a 500 on PostgreSQL. A refused attempt counts nowhere
+    (the caller commits only when none refused): a guesser locked out of a username from one
+    address must not use up that username's ceiling by hammering on."""
     window = current_app.config["LOGIN_WINDOW_SECONDS"]
     table = LoginThrottle.__table__
     insert = (postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
     expired = table.c.window_start <= now - dt.timedelta(seconds=window)
+    retry = 0
     for key, limit in keys:
         statement = insert.values(key=key, window_start=now, failures=1).on_conflict_do_update(
             index_elements=[table.c.key],
@@ -65,13 +92,16 @@ def _count_attempt(keys: list[tuple[str, int]], now: dt.datetime) -> None:
         ).returning(table.c.window_start, table.c.failures)
         window_start, failures = db.session.execute(statement).one()
         if failures > limit:
-            retry = max(1, math.ceil(window - (now - window_start).total_seconds()))
-            raise Problem("request.rate_limited", "Too many failed logins; try again later.",
-                          headers={"Retry-After": str(retry)}, retry_after=retry)
+            retry = max(retry, 1, math.ceil(window - (now - window_start).total_seconds()))
+    if retry:
+        raise Problem("request.rate_limited", "Too many failed logins; try again later.",
+                      headers={"Retry-After": str(retry)}, retry_after=retry)
 
 
 def _forgive_attempt(keys: list[tuple[str, int]]) -> None:
-    """A successful login clears its username's failures and takes itself off the address's count."""
+    """A successful login clears the failures of its username from its address, and takes itself
+    off the other counts (the username's ceiling is not cleared by a success: the owner logging
+    in must not reset a distributed guesser's count)."""
     db.session.execute(sa.delete(LoginThrottle).where(LoginThrottle.key == keys[0][0]))
     for key, _limit in keys[1:]:
         db.session.execute(sa.update(LoginThrottle).where(LoginThrottle.key == key, LoginThrottle.failures > 0)
@@ -169,6 +199,14 @@ def refresh(token: str, device_id: str | None) -> TokenPair:
     session = db.session.get(AuthSession, stored.session_id, with_for_update=True)
     user = db.session.get(User, session.user_id)
     if stored.used_at is not None:
+        # Presented again within the grace window (a retry after a lost answer, or a race), before
+        # the pair it got has been used: that same pair again.
+        retried = _grace_pair(token, stored, session, user, device_id, now)
+        if retried is not None:
+            audit.record("auth.refresh_retry", actor=user, target_type="session", target_id=session.id,
+                         after_seconds=round((now - stored.used_at).total_seconds(), 3))
+            db.session.commit()
+            return retried
         # A used token presented again: it was stolen or replayed. End the whole family.
         if session.revoked_at is None:
             session.revoked_at, session.revoked_reason = now, "refresh_reuse"
@@ -204,8 +242,38 @@ def refresh(token: str, device_id: str | None) -> TokenPair:
     # Sliding expiry: a phone that syncs at least once a month stays logged in.
     session.expires_at = now + dt.timedelta(seconds=current_app.config["REFRESH_TOKEN_TTL_SECONDS"])
     pair = _issue_pair(user, session, now)
+    if current_app.config["REFRESH_GRACE_SECONDS"] > 0:
+        # Only the latest rotation can be retried: what earlier ones sealed is of no use any more.
+        db.session.execute(sa.update(RefreshToken).where(RefreshToken.session_id == session.id,
+                                                         RefreshToken.successor_sealed.is_not(None))
+                           .values(successor_sealed=None))
+        expires_at = int((now + dt.timedelta(seconds=pair.expires_in)).timestamp())
+        stored.successor_sealed = seal_successor(token, pair.refresh_token, pair.access_token, expires_at)
     db.session.commit()
     return pair
+
+
+def _grace_pair(token: str, stored: RefreshToken, session: AuthSession, user: User, device_id: str | None,
+                now: dt.datetime) -> TokenPair | None:
+    """The pair that ``stored``'s use issued, when ``token`` is presented again within the grace
+    window, from the same device, while that pair is still unused and the session alive; None
+    otherwise (the caller treats it as reuse and ends the family)."""
+    grace = current_app.config["REFRESH_GRACE_SECONDS"]
+    if grace <= 0 or stored.successor_sealed is None or not (0 <= (now - stored.used_at).total_seconds() <= grace):
+        return None
+    if session.revoked_at is not None or session.expires_at <= now or not user.active:
+        return None
+    if session.device_id is not None and device_id is not None and device_id != session.device_id:
+        return None
+    unsealed = unseal_successor(token, stored.successor_sealed)
+    if unsealed is None:
+        return None
+    refresh_token, access_token, expires_at = unsealed
+    successor = db.session.get(RefreshToken, hash_refresh_token(refresh_token))
+    if successor is None or successor.session_id != session.id or successor.used_at is not None:
+        return None
+    return TokenPair(access_token=access_token, refresh_token=refresh_token,
+                     expires_in=max(0, expires_at - int(now.timestamp())), user=user)
 
 
 def logout(token: str) -> None:

@@ -46,13 +46,17 @@ def test_refresh_rotates_and_reuse_revokes_the_family(accounts, client):
     second = second.get_json()
     assert second["refresh_token"] != first["refresh_token"]
     assert client.get("/api/v1/me", headers=bearer(second)).status_code == 200
+    third = client.post("/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]})
+    assert third.status_code == 200
+    third = third.get_json()
 
-    # The old token presented again: reuse. The whole family dies, including the new pair.
+    # The first token presented again, its pair used since (no retry, whatever the grace window):
+    # reuse. The whole family dies, including the newest pair.
     problem(client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}),
             401, "auth.refresh_reused")
-    problem(client.post("/api/v1/auth/refresh", json={"refresh_token": second["refresh_token"]}),
+    problem(client.post("/api/v1/auth/refresh", json={"refresh_token": third["refresh_token"]}),
             401, "auth.invalid_token")
-    problem(client.get("/api/v1/me", headers=bearer(second)), 401, "auth.invalid_token")
+    problem(client.get("/api/v1/me", headers=bearer(third)), 401, "auth.invalid_token")
 
 
 def test_refresh_bound_to_its_device(accounts, client):

@@ -33,21 +33,76 @@ def _assert_rate_limited(response, window: int) -> int:
 
 
 
-def test_username_is_locked_after_the_limit_even_with_the_right_password(app, client, accounts):
-    limit, window = app.config["LOGIN_MAX_FAILURES_PER_USERNAME"], app.config["LOGIN_WINDOW_SECONDS"]
+def pair_key(app, username: str, address: str = "198.51.100.1") -> str:
+    from server.services.sessions import pair_throttle_key
+
+    return pair_throttle_key(username, address)
+
+
+def test_username_is_locked_from_an_address_after_the_limit_even_with_the_right_password(app, client, accounts):
+    limit, window = app.config["LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS"], app.config["LOGIN_WINDOW_SECONDS"]
     accounts.create("enumerator", [VILLAGE_A], username="doanmo")
     for _ in range(limit):
         problem(_login(client, "doanmo", WRONG), 401, "auth.invalid_credentials")
     _assert_rate_limited(_login(client, "doanmo", PASSWORD), window)
-    # The lock is on the username, from any address, and whatever case it is typed in.
-    _assert_rate_limited(_login(client, "DoanMo", PASSWORD, address="203.0.113.9"), window)
-    # Other users are not affected.
+    # Whatever case it is typed in.
+    _assert_rate_limited(_login(client, "DoanMo", PASSWORD), window)
+    # Other users are not affected, from the same address either.
     accounts.create("enumerator", [VILLAGE_A], username="nguoikhac")
     assert _login(client, "nguoikhac", PASSWORD).status_code == 200
 
 
+def test_failures_from_one_address_do_not_lock_the_user_out_elsewhere(app, client, accounts):
+    """Six anonymous requests used to lock any username out for the whole window, from everywhere."""
+    limit, window = app.config["LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS"], app.config["LOGIN_WINDOW_SECONDS"]
+    accounts.create("enumerator", [VILLAGE_A], username="bikhoa")
+    for _ in range(limit + 1):
+        _login(client, "bikhoa", WRONG, address="203.0.113.66")
+    _assert_rate_limited(_login(client, "bikhoa", PASSWORD, address="203.0.113.66"), window)
+    # The owner, at the commune office, logs in as usual.
+    assert _login(client, "bikhoa", PASSWORD, address="198.51.100.20").status_code == 200
+
+
+def test_the_usernames_ceiling_stops_guesses_spread_over_many_addresses(app, client, accounts, config):
+    config["LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS"] = 2
+    config["LOGIN_MAX_FAILURES_PER_USERNAME"] = 6
+    window = config["LOGIN_WINDOW_SECONDS"]
+    accounts.create("enumerator", [VILLAGE_A], username="phantan")
+    for i in range(6):  # two addresses' worth each time: no pair reaches its limit... together they do
+        problem(_login(client, "phantan", WRONG, address=f"203.0.113.{100 + i // 2}"), 401,
+                "auth.invalid_credentials")
+    # The ceiling holds from every address, even a new one, even with the right password.
+    _assert_rate_limited(_login(client, "phantan", WRONG, address="203.0.113.150"), window)
+    _assert_rate_limited(_login(client, "phantan", PASSWORD, address="198.51.100.30"), window)
+    # Other usernames are not affected.
+    accounts.create("enumerator", [VILLAGE_A], username="phantan2")
+    assert _login(client, "phantan2", PASSWORD, address="203.0.113.150").status_code == 200
+
+
+def test_a_success_does_not_reset_the_usernames_ceiling(app, client, accounts, config):
+    config["LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS"] = 3
+    config["LOGIN_MAX_FAILURES_PER_USERNAME"] = 4
+    accounts.create("enumerator", [VILLAGE_A], username="khongxoa")
+    for i in range(3):
+        problem(_login(client, "khongxoa", WRONG, address=f"203.0.113.{160 + i}"), 401, "auth.invalid_credentials")
+    assert _login(client, "khongxoa", PASSWORD, address="198.51.100.40").status_code == 200
+    problem(_login(client, "khongxoa", WRONG, address="203.0.113.170"), 401, "auth.invalid_credentials")
+    # Four failures in the window: the owner's success in between did not wipe the guesser's count.
+    _assert_rate_limited(_login(client, "khongxoa", WRONG, address="203.0.113.171"), config["LOGIN_WINDOW_SECONDS"])
+
+
+def test_a_login_name_cannot_name_another_users_counter(app, client, accounts, config):
+    """The counters are keyed so that no typed name reaches another user's pair counter."""
+    config["LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS"] = 2
+    accounts.create("enumerator", [VILLAGE_A], username="nannhan2")
+    for i in range(6):
+        _login(client, "nannhan2|addr:198.51.100.1", WRONG, address=f"203.0.113.{200 + i}")
+        _login(client, "user:nannhan2|addr:198.51.100.1", WRONG, address=f"203.0.113.{200 + i}")
+    assert _login(client, "nannhan2", PASSWORD).status_code == 200
+
+
 def test_failures_before_the_limit_are_forgiven_by_a_success(app, client, accounts):
-    limit = app.config["LOGIN_MAX_FAILURES_PER_USERNAME"]
+    limit = app.config["LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS"]
     accounts.create("enumerator", [VILLAGE_A], username="quenmatkhau")
     for _ in range(limit - 1):
         problem(_login(client, "quenmatkhau", WRONG), 401, "auth.invalid_credentials")
@@ -58,14 +113,15 @@ def test_failures_before_the_limit_are_forgiven_by_a_success(app, client, accoun
 
 
 def test_unknown_usernames_are_throttled_too(app, client):
-    limit, window = app.config["LOGIN_MAX_FAILURES_PER_USERNAME"], app.config["LOGIN_WINDOW_SECONDS"]
+    limit, window = app.config["LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS"], app.config["LOGIN_WINDOW_SECONDS"]
     for _ in range(limit):
         problem(_login(client, "khongco", WRONG), 401, "auth.invalid_credentials")
     _assert_rate_limited(_login(client, "khongco", WRONG), window)
 
 
 def test_the_window_expiring_lets_the_user_in_again(app, client, accounts, transaction):
-    limit, window = app.config["LOGIN_MAX_FAILURES_PER_USERNAME"], app.config["LOGIN_WINDOW_SECONDS"]
+    limit, window = app.config["LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS"], app.config["LOGIN_WINDOW_SECONDS"]
+    key = pair_key(app, "chodoi")
     accounts.create("enumerator", [VILLAGE_A], username="chodoi")
     for _ in range(limit):
         _login(client, "chodoi", WRONG)
@@ -73,27 +129,28 @@ def test_the_window_expiring_lets_the_user_in_again(app, client, accounts, trans
 
     # Half the window later: still locked, and Retry-After says how long is left.
     half = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=window // 2)
-    transaction.execute(sa.update(LoginThrottle).where(LoginThrottle.key == "user:chodoi").values(window_start=half))
+    transaction.execute(sa.update(LoginThrottle).where(LoginThrottle.key == key).values(window_start=half))
     retry = _assert_rate_limited(_login(client, "chodoi", PASSWORD), window)
     assert retry <= window - window // 2 + 1
 
     # The window is over.
     over = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=window + 1)
-    transaction.execute(sa.update(LoginThrottle).where(LoginThrottle.key == "user:chodoi").values(window_start=over))
+    transaction.execute(sa.update(LoginThrottle).where(LoginThrottle.key == key).values(window_start=over))
     assert _login(client, "chodoi", PASSWORD).status_code == 200
-    assert transaction.execute(sa.select(LoginThrottle.key).where(LoginThrottle.key == "user:chodoi")).first() is None
+    assert transaction.execute(sa.select(LoginThrottle.key).where(LoginThrottle.key == key)).first() is None
 
 
 def test_a_failure_after_the_window_starts_a_new_one(app, client, accounts, transaction):
-    limit = app.config["LOGIN_MAX_FAILURES_PER_USERNAME"]
+    limit = app.config["LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS"]
+    key = pair_key(app, "cuasomoi")
     accounts.create("enumerator", [VILLAGE_A], username="cuasomoi")
     for _ in range(limit):
         _login(client, "cuasomoi", WRONG)
     old = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=app.config["LOGIN_WINDOW_SECONDS"] + 1)
-    transaction.execute(sa.update(LoginThrottle).where(LoginThrottle.key == "user:cuasomoi").values(window_start=old))
+    transaction.execute(sa.update(LoginThrottle).where(LoginThrottle.key == key).values(window_start=old))
     problem(_login(client, "cuasomoi", WRONG), 401, "auth.invalid_credentials")
     failures, start = transaction.execute(
-        sa.select(LoginThrottle.failures, LoginThrottle.window_start).where(LoginThrottle.key == "user:cuasomoi")
+        sa.select(LoginThrottle.failures, LoginThrottle.window_start).where(LoginThrottle.key == key)
     ).one()
     assert failures == 1
     assert start.replace(tzinfo=dt.UTC) > old + dt.timedelta(seconds=1)
@@ -127,7 +184,7 @@ LIMIT = 3
 LOGIN_LINE = "POST /api/v1/auth/login "
 
 
-LIVE_ENV = {"RASOAT_LOGIN_MAX_FAILURES_PER_USERNAME": str(LIMIT)}
+LIVE_ENV = {"RASOAT_LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS": str(LIMIT)}
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +194,7 @@ def live_database(tmp_path_factory):
     with fresh_database(os.environ.get("TEST_DATABASE_URL"), directory) as url:
         setup = LiveServer(url, env=LIVE_ENV, directory=directory / "setup")
         setup.cli("init")
-        for name in ("cheo", "songsong"):
+        for name in ("cheo", "songsong", "xaxa"):
             setup.cli("user", "create", name, "--role", "enumerator", "--area", COMMUNE_X,
                       "--password-stdin", input=f"{PASSWORD}\n")
         yield url, directory
@@ -180,3 +237,28 @@ def test_parallel_guesses_get_no_more_than_the_limit(live_database):
             statuses = list(pool.map(lambda _: _live_login(live, "songsong", WRONG).status, range(12)))
         assert sorted(statuses) == [401] * LIMIT + [429] * (12 - LIMIT), statuses
         assert len(live.worker_pids()) == 2
+
+
+def test_the_pair_lockout_and_the_ceiling_hold_across_gunicorn_workers(live_database):
+    """Behind a trusted proxy (X-Forwarded-For names the address): a lockout from one address
+    leaves another alone, and the username's ceiling, counted by every worker, stops guesses from
+    many addresses, in processes that each saw only some of them."""
+    url, directory = live_database
+    env = {**LIVE_ENV, "RASOAT_LOGIN_MAX_FAILURES_PER_USERNAME_AND_ADDRESS": "2",
+           "RASOAT_LOGIN_MAX_FAILURES_PER_USERNAME": "5", "RASOAT_TRUSTED_PROXIES": "1"}
+
+    def attempt(live, password: str, address: str) -> int:
+        return live.request("POST", "/api/v1/auth/login", json_body={"username": "xaxa", "password": password},
+                            headers={"X-Forwarded-For": address}).status
+
+    with LiveServer(url, env=env, workers=2, directory=directory / "pairs",
+                    gunicorn_args=("--max-requests", "1")) as live:
+        assert [attempt(live, WRONG, "203.0.113.1") for _ in range(3)] == [401, 401, 429]
+        assert attempt(live, PASSWORD, "203.0.113.1") == 429  # that address is locked out of "xaxa"
+        assert attempt(live, PASSWORD, "198.51.100.7") == 200  # the owner elsewhere is not
+        # Two failures so far count towards the ceiling of 5 (refusals count nowhere: a locked-out
+        # address hammering on must not use up the owner's ceiling).
+        assert [attempt(live, WRONG, f"203.0.113.{n}") for n in (2, 3, 4)] == [401, 401, 401]
+        assert attempt(live, PASSWORD, "198.51.100.8") == 429
+        lines = live.access_log(LOGIN_LINE, at_least=9)
+        assert len({pid for pid, _, _ in lines}) >= 2, lines
