@@ -115,12 +115,21 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def make_instance_folder(instance_path: Path) -> None:
+    """The instance folder holds the embedded database, generated secrets and attachments: only
+    its owner may enter it (0700, whatever the umask). A folder that exists already is left as
+    the operator made it."""
+    if not instance_path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(instance_path, 0o700)  # mkdir's mode is subject to the umask
+
+
 def _instance_secret(instance_path: Path, name: str) -> str:
     """A random secret kept in the instance folder (embedded default only)."""
     path = instance_path / name
     if path.exists():
         return path.read_text().strip()
-    instance_path.mkdir(parents=True, exist_ok=True)
+    make_instance_folder(instance_path)
     value = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -138,7 +147,7 @@ def finalise(config: dict[str, Any], instance_path: Path) -> None:
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         if production:
             raise ConfigError("DATABASE_URL must be set in production")
-        instance_path.mkdir(parents=True, exist_ok=True)
+        make_instance_folder(instance_path)
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance_path / 'rasoat.sqlite3'}"
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["SQLALCHEMY_DATABASE_URI"])
 

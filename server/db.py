@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import stat
 import uuid
 
 import orjson
@@ -113,6 +115,29 @@ def set_read_only(session: Session, read_only: bool) -> None:
     session.execution_options = immutabledict(options)
 
 
+def private_database_file(url: sa.URL) -> None:
+    """The SQLite file holds every household's answers: create it readable by its owner only
+    (0600, whatever the umask), before SQLite creates it with 0644. SQLite gives the -wal and
+    -shm files the database file's permissions. A file made by an earlier version, readable by
+    anyone, loses the others' bits (the group's are the operator's choice, e.g. for backups)."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:") or url.query.get("uri"):
+        return
+    path = os.path.abspath(database)
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        for name in (path, f"{path}-wal", f"{path}-shm"):
+            try:
+                mode = stat.S_IMODE(os.stat(name).st_mode)
+                if mode & 0o007:
+                    os.chmod(name, mode & ~0o007)
+            except (FileNotFoundError, PermissionError):
+                continue
+    except FileNotFoundError:
+        return  # no such folder: SQLite will say so on the first connection
+
+
 def configure_sqlite(engine: sa.Engine) -> None:
     """Make SQLite safe for concurrent writers and savepoints (see conventions, trap 4).
 
@@ -122,6 +147,8 @@ def configure_sqlite(engine: sa.Engine) -> None:
     read-only (the ``READ_ONLY`` execution option: see ``set_read_only``) begins a plain
     (deferred) transaction instead and never waits for a writer.
     """
+
+    private_database_file(engine.url)
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
