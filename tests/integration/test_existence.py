@@ -129,6 +129,10 @@ def test_reads_and_actions_on_another_areas_ids_are_the_404_of_unknown_ids(clien
         ("POST", "/api/v1/submissions/{}/review", sid, {"action": "approve"}),
         ("PATCH", "/api/v1/submissions/{}", sid, {"answers": {"floor_area": 40}, "reason": "x"}),
         ("POST", "/api/v1/conflicts/{}/resolve", conflict_id, {"choices": {"floor_area": "current"}}),
+        ("GET", "/api/v1/submissions/{}/comments", sid, None),
+        ("POST", "/api/v1/submissions/{}/comments", sid, {"body": "Kiểm tra lại"}),
+        ("GET", "/api/v1/households/{}/meetings", hid, None),
+        ("DELETE", "/api/v1/households/{}/assignment", hid, None),
     ]
     for method, template, known, body in requests:
         assert client.open(template.format(known), method=method, json=body,
