@@ -204,7 +204,7 @@ def refresh(token: str, device_id: str | None) -> TokenPair:
         retried = _grace_pair(token, stored, session, user, device_id, now)
         if retried is not None:
             audit.record("auth.refresh_retry", actor=user, target_type="session", target_id=session.id,
-                         after_seconds=round((now - stored.used_at).total_seconds(), 3))
+                         after_seconds=round(max(0.0, (now - stored.used_at).total_seconds()), 3))
             db.session.commit()
             return retried
         # A used token presented again: it was stolen or replayed. End the whole family.
@@ -259,7 +259,9 @@ def _grace_pair(token: str, stored: RefreshToken, session: AuthSession, user: Us
     window, from the same device, while that pair is still unused and the session alive; None
     otherwise (the caller treats it as reuse and ends the family)."""
     grace = current_app.config["REFRESH_GRACE_SECONDS"]
-    if grace <= 0 or stored.successor_sealed is None or not (0 <= (now - stored.used_at).total_seconds() <= grace):
+    # A use later than this request's ``now`` is a concurrent one (``now`` was read before the row
+    # lock was granted): within the window too.
+    if grace <= 0 or stored.successor_sealed is None or (now - stored.used_at).total_seconds() > grace:
         return None
     if session.revoked_at is not None or session.expires_at <= now or not user.active:
         return None
