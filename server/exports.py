@@ -22,7 +22,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["FORMULA_TRIGGERS", "XLSX_MAX_TEXT", "csv_bytes", "neutralise", "xlsx_bytes"]
+__all__ = ["FORMULA_TRIGGERS", "XLSX_MAX_ROWS", "XLSX_MAX_TEXT", "CsvRow", "CsvStream", "XlsxStream", "csv_bytes",
+           "csv_row", "neutralise", "sheet_name", "xlsx_bytes"]
 
 # The ASCII triggers, and their full-width forms, which Excel with a CJK input method turns
 # into the ASCII ones.
@@ -86,3 +87,137 @@ def xlsx_bytes(sheets: Mapping[str, tuple[Sequence[str], Iterable[Sequence[Any]]
                     sheet.write_string(r, c, neutralise(str(value))[:XLSX_MAX_TEXT])
     book.close()
     return buffer.getvalue()
+
+
+# --- streamed exports (reports, form exports: server/services/reports.py, form_exports.py) ------
+#
+# The same cells as above, written as rows arrive so that an export of a province holds one
+# batch of rows in memory, not the file: CSV as chunks of bytes the caller hands on (into a zip
+# entry or a response), XLSX through xlsxwriter's constant_memory mode into a file.
+
+XLSX_MAX_ROWS = 1_048_576  # rows in one worksheet
+_SHEET_NAME_MAX = 31
+_SHEET_NAME_REFUSED = str.maketrans({c: "_" for c in "[]:*?/\\"})
+_AS_IS = frozenset({int, float, type(None)})
+
+
+class CsvStream:
+    """A CSV written row by row: ``take()`` returns the UTF-8 bytes written since the last call
+    (the byte-order mark first), with every cell as ``csv_bytes`` writes it (neutralised)."""
+
+    def __init__(self, header: Sequence[Any] | None = None):
+        self._out = io.StringIO(newline="")
+        self._out.write("\ufeff")
+        self._writer = csv.writer(self._out, lineterminator="\r\n")
+        if header is not None:
+            self.writerow(header)
+
+    def writerow(self, row: Sequence[Any]) -> None:
+        self.writerows((row,))
+
+    def writerows(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Write rows; a ``CsvRow`` (made by ``csv_row``) is written as it is, anything else is made
+        into one first."""
+        self._writer.writerows([row if row.__class__ is CsvRow else csv_row(row) for row in rows])
+
+    def pending(self) -> int:
+        """Characters written and not yet taken."""
+        return self._out.tell()
+
+    def take(self) -> bytes:
+        text = self._out.getvalue()
+        self._out.seek(0)
+        self._out.truncate()
+        return text.encode("utf-8")
+
+
+class CsvRow(list):
+    """A row of cells as ``csv_bytes`` writes them (text neutralised): made by ``csv_row`` only."""
+
+    __slots__ = ()
+
+
+def csv_row(cells: Iterable[Any], values: Mapping[str, Any] | None = None, keys: Sequence[str] = ()) -> CsvRow:
+    """``cells``, then ``values[key]`` (None when absent) for each of ``keys``, as one row for
+    ``CsvStream``: every cell as ``csv_bytes`` writes it. Exports build millions of these, so
+    ``_csv_text`` is inlined for the common cells: text is neutralised, numbers and None go to the
+    csv module as they are (it writes ``str(v)`` and ``""``, as ``_csv_text`` would), anything else
+    (bool, dates) goes through ``_csv_text``."""
+    row = CsvRow([v if v.__class__ in _AS_IS else ("'" + v if v.startswith(FORMULA_TRIGGERS) else v)
+                  if v.__class__ is str else _csv_text(v) for v in cells])
+    if keys:
+        row.extend([v if v.__class__ in _AS_IS else ("'" + v if v.startswith(FORMULA_TRIGGERS) else v)
+                    if v.__class__ is str else _csv_text(v) for v in map(values.get, keys)])
+    return row
+
+
+def sheet_name(name: str, taken: set[str]) -> str:
+    """A worksheet name Excel accepts: no ``[]:*?/\\``, not starting or ending with an apostrophe,
+    31 characters at most, unique among ``taken`` ignoring case (a suffix ``~2``, ``~3``... when
+    not); the name is added to ``taken``."""
+    base = (name.translate(_SHEET_NAME_REFUSED).strip("'") or "sheet")[:_SHEET_NAME_MAX]
+    candidate, n = base, 1
+    while candidate.casefold() in taken:
+        n += 1
+        suffix = f"~{n}"
+        candidate = base[:_SHEET_NAME_MAX - len(suffix)] + suffix
+    taken.add(candidate.casefold())
+    return candidate
+
+
+class XlsxStream:
+    """An .xlsx workbook written row by row to ``path`` (a file name or a binary file) in
+    xlsxwriter's constant_memory mode: each sheet's rows go to a temporary file as they come (rows
+    of a sheet in order), and ``close()`` assembles the workbook. Cells as ``xlsx_bytes`` writes
+    them; a sheet that reaches Excel's 1,048,576 rows goes on in a new sheet with the same header
+    (``members~2``)."""
+
+    def __init__(self, path: Any, tmpdir: str | None = None):
+        import xlsxwriter
+
+        self._book = xlsxwriter.Workbook(path, {
+            "constant_memory": True, "tmpdir": tmpdir, "strings_to_formulas": False, "strings_to_urls": False,
+            "strings_to_numbers": False})
+        self._bold = self._book.add_format({"bold": True})
+        self._names: set[str] = set()
+        self._sheets: dict[str, list] = {}  # key -> [worksheet, next row, header, wanted name, parts]
+
+    def add_sheet(self, key: str, name: str, header: Sequence[Any] | None = None) -> str:
+        """A new sheet for rows written under ``key``; returns the name it got."""
+        state = [None, 0, header, name, 0]
+        self._sheets[key] = state
+        return self._open(state)
+
+    def _open(self, state: list) -> str:
+        state[4] += 1
+        wanted = state[3] if state[4] == 1 else f"{state[3][:_SHEET_NAME_MAX - 4]}~{state[4]}"
+        name = sheet_name(wanted, self._names)
+        state[0], state[1] = self._book.add_worksheet(name), 0
+        if state[2] is not None:
+            self._write(state, state[2], self._bold)
+        return name
+
+    def writerow(self, key: str, row: Sequence[Any], bold: bool = False) -> None:
+        state = self._sheets[key]
+        if state[1] >= XLSX_MAX_ROWS:
+            self._open(state)
+        self._write(state, row, self._bold if bold else None)
+
+    def _write(self, state: list, row: Sequence[Any], cell_format=None) -> None:
+        sheet, r = state[0], state[1]
+        for c, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                sheet.write_boolean(r, c, value, cell_format)
+            elif (isinstance(value, float) and math.isfinite(value)
+                  or isinstance(value, int) and abs(value) <= _EXACT_INTEGERS):
+                sheet.write_number(r, c, value, cell_format)
+            elif isinstance(value, dt.date | dt.datetime | dt.time):
+                sheet.write_string(r, c, value.isoformat(), cell_format)
+            else:
+                sheet.write_string(r, c, neutralise(str(value))[:XLSX_MAX_TEXT], cell_format)
+        state[1] = r + 1
+
+    def close(self) -> None:
+        self._book.close()

@@ -49,39 +49,46 @@ _SORT_COLUMNS = {
 }
 
 
-def list_submissions(scope: Scope, *, form_id: str | None = None, form_version: str | None = None,
-                     status: str | None = None, area: str | None = None, enumerator: uuid.UUID | None = None,
-                     classification: str | None = None, year: int | None = None,
-                     received_from: dt.date | None = None, received_to: dt.date | None = None,
-                     q: str | None = None, where: list[str] | None = None, sort: str = "-received_at",
-                     cursor: str | None = None, limit: int = 50) -> Page:
-    query = sa.select(Submission).where(scope.clause(Submission.area_code))
+def submission_filters(scope: Scope, *, form_id: str | None = None, form_version: str | None = None,
+                       status: str | None = None, area: str | None = None, enumerator: uuid.UUID | None = None,
+                       classification: str | None = None, year: int | None = None,
+                       received_from: dt.date | None = None, received_to: dt.date | None = None,
+                       q: str | None = None, where: list[str] | None = None) -> list[sa.ColumnElement[bool]]:
+    """The queue's filters as WHERE clauses on ``Submission``, the caller's scope first: the queue
+    pages through them, exports (``server.services.form_exports``) stream them."""
+    clauses = [scope.clause(Submission.area_code)]
     if form_id:
-        query = query.where(Submission.form_id == form_id)
+        clauses.append(Submission.form_id == form_id)
     if form_version:
-        query = query.where(Submission.form_version == form_version)
+        clauses.append(Submission.form_version == form_version)
     if status:
-        query = query.where(Submission.review_state == status)
+        clauses.append(Submission.review_state == status)
     if area:
-        query = query.where(Scope((area,)).clause(Submission.area_code))
+        clauses.append(Scope((area,)).clause(Submission.area_code))
     if enumerator:
-        query = query.where(Submission.enumerator_id == enumerator)
+        clauses.append(Submission.enumerator_id == enumerator)
     if classification:
-        query = query.where(Submission.classification == classification)
+        clauses.append(Submission.classification == classification)
     if year:
-        query = query.where(Submission.year == year)
+        clauses.append(Submission.year == year)
     if received_from:
-        query = query.where(Submission.received_at >= dt.datetime.combine(received_from, dt.time(), VIETNAM))
+        clauses.append(Submission.received_at >= dt.datetime.combine(received_from, dt.time(), VIETNAM))
     if received_to:
         end = dt.datetime.combine(received_to + dt.timedelta(days=1), dt.time(), VIETNAM)
-        query = query.where(Submission.received_at < end)
+        clauses.append(Submission.received_at < end)
     if q:
         folded = fold(q)
-        query = query.where(sa.or_(Submission.head_name_folded.contains(folded, autoescape=True),
-                                   Submission.household_code == q.strip()))
+        clauses.append(sa.or_(Submission.head_name_folded.contains(folded, autoescape=True),
+                              Submission.household_code == q.strip()))
     if where:
-        for condition in _conditions(form_id, form_version, where):
-            query = query.where(_condition_sql(condition))
+        clauses.extend(_condition_sql(condition) for condition in _conditions(form_id, form_version, where))
+    return clauses
+
+
+def list_submissions(scope: Scope, *, sort: str = "-received_at", cursor: str | None = None, limit: int = 50,
+                     **filters) -> Page:
+    """A page of the queue; ``filters`` are ``submission_filters``'s."""
+    query = sa.select(Submission).where(*submission_filters(scope, **filters))
     column, parse, dump = _SORT_COLUMNS[sort.lstrip("-")]
     return paginate_sorted(query, sort=column, descending=sort.startswith("-"), key=Submission.id,
                            parse_sort=parse, dump_sort=dump, cursor=cursor, limit=limit,

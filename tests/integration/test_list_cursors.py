@@ -25,7 +25,8 @@ COMMUNE_D, PROVINCE_D = "79-25747", "79"   # village D's commune and province (t
 LIMIT, ROWS = 2, 5                          # five rows in pages of two: 2 + 2 + 1
 
 # GET routes of /api/v1 that answer something other than a documented JSON body.
-NOT_JSON = {"/api/v1/openapi.json", "/api/v1/attachments/<string:sha256>"}
+NOT_JSON = {"/api/v1/openapi.json", "/api/v1/attachments/<string:sha256>",
+            "/api/v1/forms/<string:form_id>/export"}  # a zip of CSV files, or XLSX
 # Lists with a next_cursor that are not pages of items, and the test that walks them.
 WALKED_ELSEWHERE = {
     "/api/v1/sync/pull": "test_sync_pull.py::test_cursor_walks_pages_then_returns_only_changes "

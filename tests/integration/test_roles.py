@@ -84,6 +84,13 @@ MATRIX: dict[tuple[str, str], str | frozenset[str]] = {
     ("GET", "/api/v1/areas/<string:code>/decisions"): STAFF,
     ("POST", "/api/v1/areas/<string:code>/decisions/<int:year>/reopen"): ADMIN,
     ("GET", "/api/v1/areas/<string:code>/posting-list"): STAFF,
+    # Reports and exports
+    ("GET", "/api/v1/reports/poverty"): STAFF,
+    ("GET", "/api/v1/reports/deprivations"): STAFF,
+    ("GET", "/api/v1/reports/ethnicity"): STAFF,
+    ("GET", "/api/v1/reports/changes"): STAFF,
+    ("GET", "/api/v1/reports/register"): STAFF,
+    ("GET", "/api/v1/forms/<string:form_id>/export"): STAFF,
     ("GET", "/api/v1/conflicts"): STAFF,
     ("GET", "/api/v1/conflicts/<uuid:conflict_id>"): STAFF,
     ("POST", "/api/v1/conflicts/<uuid:conflict_id>/resolve"): SUPERVISOR,

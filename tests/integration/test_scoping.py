@@ -313,3 +313,85 @@ def test_nul_in_a_village_csv_is_422(client, accounts):
     body = problem(client.post("/api/v1/areas/import", data={"file": (io.BytesIO(data), "v.csv")},
                                content_type="multipart/form-data", headers=admin), 422)
     assert body["errors"][0]["path"] == "file" and body["errors"][0]["code"] == "nul"
+
+
+# --- reports and exports: each sees only its own households ------------------------------------
+
+REPORTS = ("poverty", "deprivations", "ethnicity", "changes", "register")
+
+
+@pytest.fixture()
+def reviewed_everywhere(client, accounts):
+    """One approved household in each of villages A (commune X), C (commune Y) and D (province 79)."""
+    from support.households import household_answers, submission
+
+    phone = accounts.headers("enumerator", [VILLAGE_A, VILLAGE_C, VILLAGE_D], device_id="scope-report-phone")
+    reviewer = accounts.headers("supervisor", [COMMUNE_X, COMMUNE_Y, VILLAGE_D])
+    items = {}
+    for village in (VILLAGE_A, VILLAGE_C, VILLAGE_D):
+        item = submission(village, answers=household_answers(household_code=f"HH-{village}"))
+        pushed = client.post("/api/v1/sync/push", json={"device_id": "scope-report-phone", "submissions": [item]},
+                             headers=phone)
+        assert pushed.get_json()["results"][0]["status"] == "accepted"
+        approved = client.post(f"/api/v1/submissions/{item['id']}/review", json={"action": "approve"},
+                               headers={**reviewer, "If-Match": "*"})
+        assert approved.status_code == 200
+        items[village] = item
+    return items
+
+
+def _register_codes(client, headers, **params) -> list[str]:
+    response = client.get("/api/v1/reports/register", headers=headers, query_string={"year": 2026, **params})
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return [row["household_code"] for row in response.get_json()["rows"]]
+
+
+def _exported_keys(client, headers, **params) -> list[str]:
+    import csv
+    import io
+    import zipfile
+
+    response = client.get("/api/v1/forms/household-review/export", headers=headers, query_string=params)
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    with zipfile.ZipFile(io.BytesIO(response.get_data())) as archive:
+        rows = list(csv.reader(io.StringIO(archive.read("household-review.csv").decode("utf-8-sig"))))
+    return [row[0] for row in rows[1:]]
+
+
+def test_reports_and_exports_of_a_supervisor_hold_only_their_commune(client, accounts, reviewed_everywhere):
+    for commune, village in ((COMMUNE_X, VILLAGE_A), (COMMUNE_Y, VILLAGE_C)):
+        supervisor = accounts.headers("supervisor", [commune])
+        poverty = client.get("/api/v1/reports/poverty", headers=supervisor, query_string={"year": 2026}).get_json()
+        assert poverty["area"]["code"] == commune and poverty["total"]["households"] == 1
+        assert _register_codes(client, supervisor) == [f"HH-{village}"]
+        assert _exported_keys(client, supervisor) == [reviewed_everywhere[village]["id"]]
+        # Another commune's village as a filter of the export: nothing, as in the queue.
+        other = VILLAGE_C if village == VILLAGE_A else VILLAGE_A
+        assert _exported_keys(client, supervisor, area=other) == []
+
+
+@pytest.mark.parametrize("report", REPORTS)
+def test_a_report_of_an_area_outside_scope_is_the_404_of_an_unknown_area(client, accounts, reviewed_everywhere,
+                                                                          report):
+    supervisor_x = accounts.headers("supervisor", [COMMUNE_X])
+    hcm_admin = accounts.headers("admin", [PROVINCE_HCM])
+    unknown = problem(client.get(f"/api/v1/reports/{report}", headers=supervisor_x,
+                                 query_string={"year": 2026, "area": "01-99999"}), 404, "request.not_found")
+    for headers, area in ((supervisor_x, COMMUNE_Y), (supervisor_x, VILLAGE_C), (supervisor_x, PROVINCE_HN),
+                          (supervisor_x, VILLAGE_D), (hcm_admin, COMMUNE_X), (hcm_admin, PROVINCE_HN)):
+        for fmt in ("json", "csv"):
+            body = problem(client.get(f"/api/v1/reports/{report}", headers=headers,
+                                      query_string={"year": 2026, "area": area, "format": fmt}), 404,
+                           "request.not_found")
+            assert body["detail"] == unknown["detail"] and area not in body["detail"]
+
+
+def test_a_provincial_admin_reports_on_their_province_only(client, accounts, reviewed_everywhere):
+    hcm_admin = accounts.headers("admin", [PROVINCE_HCM])
+    poverty = client.get("/api/v1/reports/poverty", headers=hcm_admin, query_string={"year": 2026}).get_json()
+    assert poverty["area"]["code"] == PROVINCE_HCM and poverty["total"]["households"] == 1
+    assert _register_codes(client, hcm_admin) == [f"HH-{VILLAGE_D}"]
+    assert _exported_keys(client, hcm_admin) == [reviewed_everywhere[VILLAGE_D]["id"]]
+    both = accounts.headers("supervisor", [VILLAGE_A, VILLAGE_D])  # two areas: one row each
+    rows = client.get("/api/v1/reports/poverty", headers=both, query_string={"year": 2026}).get_json()["rows"]
+    assert [(r["area"], r["households"]) for r in rows] == [(VILLAGE_A, 1), (VILLAGE_D, 1)]
