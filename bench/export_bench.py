@@ -69,7 +69,7 @@ def export(port: int, token: str, fmt: str, target: Path, workers: list[int]) ->
     response = conn.getresponse()
     first, size = None, 0
     with open(target, "wb") as out:
-        while chunk := response.read(1024 * 1024):
+        while chunk := response.read1(1024 * 1024):  # what has arrived: the first byte is the first byte
             if first is None:
                 first = time.perf_counter() - t0
             out.write(chunk)

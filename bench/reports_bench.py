@@ -80,7 +80,7 @@ def timed_get(port: int, token: str, path: str) -> dict:
     response = conn.getresponse()
     first = None
     size, chunks = 0, []
-    while chunk := response.read(256 * 1024):
+    while chunk := response.read1(256 * 1024):
         if first is None:
             first = time.perf_counter() - t0
         size += len(chunk)

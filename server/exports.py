@@ -98,17 +98,23 @@ def xlsx_bytes(sheets: Mapping[str, tuple[Sequence[str], Iterable[Sequence[Any]]
 XLSX_MAX_ROWS = 1_048_576  # rows in one worksheet
 _SHEET_NAME_MAX = 31
 _SHEET_NAME_REFUSED = str.maketrans({c: "_" for c in "[]:*?/\\"})
-_AS_IS = frozenset({int, float, type(None)})
+_NUMBERS = frozenset({int, float})
 
 
 class CsvStream:
     """A CSV written row by row: ``take()`` returns the UTF-8 bytes written since the last call
-    (the byte-order mark first), with every cell as ``csv_bytes`` writes it (neutralised)."""
+    (the byte-order mark first), with every cell as ``csv_bytes`` writes it (neutralised).
+
+    A row whose cells hold no comma, quote or line break needs no quoting: it is the cells joined
+    by commas, which is what the csv module writes for it, at a fraction of the cost (an export
+    writes millions of rows); any other row, and a row of fewer than two cells (the csv module
+    quotes a lone empty cell), is written by the csv module."""
 
     def __init__(self, header: Sequence[Any] | None = None):
-        self._out = io.StringIO(newline="")
-        self._out.write("\ufeff")
-        self._writer = csv.writer(self._out, lineterminator="\r\n")
+        self._lines: list[str] = ["\ufeff"]
+        self._size = 1
+        self._quoted = io.StringIO(newline="")
+        self._writer = csv.writer(self._quoted, lineterminator="\r\n")
         if header is not None:
             self.writerow(header)
 
@@ -118,36 +124,50 @@ class CsvStream:
     def writerows(self, rows: Iterable[Sequence[Any]]) -> None:
         """Write rows; a ``CsvRow`` (made by ``csv_row``) is written as it is, anything else is made
         into one first."""
-        self._writer.writerows([row if row.__class__ is CsvRow else csv_row(row) for row in rows])
+        lines = self._lines
+        size = 0
+        for row in rows:
+            if row.__class__ is not CsvRow:
+                row = csv_row(row)
+            line = ",".join(row)
+            if len(row) < 2 or '"' in line or "\n" in line or "\r" in line or line.count(",") != len(row) - 1:
+                self._writer.writerow(row)
+                line = self._quoted.getvalue()
+                self._quoted.seek(0)
+                self._quoted.truncate()
+            else:
+                line += "\r\n"
+            lines.append(line)
+            size += len(line)
+        self._size += size
 
     def pending(self) -> int:
         """Characters written and not yet taken."""
-        return self._out.tell()
+        return self._size
 
     def take(self) -> bytes:
-        text = self._out.getvalue()
-        self._out.seek(0)
-        self._out.truncate()
+        text = "".join(self._lines)
+        self._lines = []
+        self._size = 0
         return text.encode("utf-8")
 
 
 class CsvRow(list):
-    """A row of cells as ``csv_bytes`` writes them (text neutralised): made by ``csv_row`` only."""
+    """A row of cells as ``csv_bytes`` writes them, as text (neutralised): made by ``csv_row`` only."""
 
     __slots__ = ()
 
 
 def csv_row(cells: Iterable[Any], values: Mapping[str, Any] | None = None, keys: Sequence[str] = ()) -> CsvRow:
     """``cells``, then ``values[key]`` (None when absent) for each of ``keys``, as one row for
-    ``CsvStream``: every cell as ``csv_bytes`` writes it. Exports build millions of these, so
-    ``_csv_text`` is inlined for the common cells: text is neutralised, numbers and None go to the
-    csv module as they are (it writes ``str(v)`` and ``""``, as ``_csv_text`` would), anything else
-    (bool, dates) goes through ``_csv_text``."""
-    row = CsvRow([v if v.__class__ in _AS_IS else ("'" + v if v.startswith(FORMULA_TRIGGERS) else v)
-                  if v.__class__ is str else _csv_text(v) for v in cells])
+    ``CsvStream``: every cell as the text ``csv_bytes`` writes for it. Exports build millions of
+    these, so ``_csv_text`` is inlined for the common cells (text neutralised, None as "", numbers
+    as ``str``); anything else (bool, dates) goes through ``_csv_text``."""
+    row = CsvRow([("'" + v if v.startswith(FORMULA_TRIGGERS) else v) if v.__class__ is str else "" if v is None
+                  else str(v) if v.__class__ in _NUMBERS else _csv_text(v) for v in cells])
     if keys:
-        row.extend([v if v.__class__ in _AS_IS else ("'" + v if v.startswith(FORMULA_TRIGGERS) else v)
-                    if v.__class__ is str else _csv_text(v) for v in map(values.get, keys)])
+        row.extend([("'" + v if v.startswith(FORMULA_TRIGGERS) else v) if v.__class__ is str else "" if v is None
+                    else str(v) if v.__class__ in _NUMBERS else _csv_text(v) for v in map(values.get, keys)])
     return row
 
 
