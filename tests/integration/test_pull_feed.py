@@ -363,7 +363,8 @@ def test_a_held_write_lock_on_sqlite_keeps_later_writes_behind_it(live):
             for push in pushes:
                 push.join(0.05)
         assert pulls >= 2
-        assert all(push.is_alive() for push in pushes), "a push committed while another transaction held the lock"
+        ended = [(push.result, repr(push.error)) for push in pushes if not push.is_alive()]
+        assert not ended, f"a push came back while another transaction held the lock: {ended}"
         side_tx.commit()
     for push in pushes:
         push.finish()
