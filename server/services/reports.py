@@ -28,7 +28,6 @@ the same 404 as an area that does not exist.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import tempfile
 import uuid
 from collections import defaultdict
@@ -273,16 +272,10 @@ class Report:
 
 # --- what counts ------------------------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=256)
-def _outputs_of(sha256: str, canonical: str) -> Mapping:
-    return form_service._compiled(sha256, canonical).outputs
-
-
 def _versions() -> dict[tuple[str, str], Mapping]:
     """(form_id, version) -> the form's outputs, for every version that was ever published."""
-    rows = db.session.execute(sa.select(FormVersion.form_id, FormVersion.version, FormVersion.sha256,
-                                        FormVersion.canonical).where(FormVersion.state != "draft")).all()
-    return {(r.form_id, r.version): _outputs_of(r.sha256, r.canonical) for r in rows}
+    rows = db.session.execute(sa.select(FormVersion).where(FormVersion.state != "draft")).scalars()
+    return {(r.form_id, r.version): form_service.definition_of(r).outputs for r in rows}
 
 
 def _classifying_forms(versions: Mapping[tuple[str, str], Mapping]) -> list[str]:
