@@ -96,7 +96,9 @@ _REQUIRED_DOCUMENT_KEYS = ("form_id", "version", "title", "fields")
 # Slots of `outputs`: the official results a server reports without knowing the form.
 OUTPUT_KEYS = frozenset(
     {"classification", "income_per_person", "deprivation_count", "deprivations",
-     "household_code", "head_name", "member_count", "score_a", "score_b", "area_type", "review_year"}
+     "household_code", "head_name", "member_count", "score_a", "score_b", "area_type", "review_year",
+     # read by the quality flags (forms.quality): `roster` names a top-level repeat
+     "location", "head_id_number", "head_birth_year", "roster"}
 )
 
 # `reasons`: which fields explain a result (read by ``forms.reasons.explain``).
@@ -1019,11 +1021,11 @@ class _Loader:
                     if self.check_name(indicator, ipath, "indicator key") and self.check_output_field(fname, ipath, root):
                         inner[indicator] = fname
                 resolved[slot] = MappingProxyType(inner)
-            elif self.check_output_field(target, path, root):
+            elif self.check_output_field(target, path, root, repeat=slot == "roster"):
                 resolved[slot] = target
         return MappingProxyType(resolved)
 
-    def check_output_field(self, fname, path, root: Scope) -> bool:
+    def check_output_field(self, fname, path, root: Scope, *, repeat: bool = False) -> bool:
         if not isinstance(fname, str):
             self.add(path, "invalid_value", f"an output names a field, got {_describe(fname)}")
             return False
@@ -1031,6 +1033,11 @@ class _Loader:
         if f is None:
             self.add(path, "unknown_reference", f"no field named {fname!r} at the top level of the form (outside repeats)")
             return False
+        if repeat:
+            if f.type != "repeat":
+                self.add(path, "invalid_reference", f"{fname!r} is a {f.type}, not a repeat")
+                return False
+            return True
         if not f.has_value:
             self.add(path, "invalid_reference", f"{fname!r} is a {f.type}, which has no value to report")
             return False

@@ -1,4 +1,4 @@
-"""The ``rasoat`` command: init, users, demo, serve, attachments, and ``db`` (migrations, from Flask-Migrate)."""
+"""The ``rasoat`` command: init, users, demo, serve, attachments, flags, and ``db`` (migrations, from Flask-Migrate)."""
 
 from __future__ import annotations
 
@@ -148,8 +148,27 @@ def attachments_prune(older_than_days):
                f"deleted {result['files']} files ({result['bytes']} bytes)")
 
 
+@click.group("flags")
+def flags_group():
+    """Quality flags of submissions (docs/quality.md)."""
+
+
+@flags_group.command("refresh")
+@click.option("--area", default=None, help="Only this area and everything under it (a province, commune or village).")
+@click.option("--year", type=click.IntRange(min=2000, max=2100), default=None, help="Only this review year.")
+@with_appcontext
+def flags_refresh(area, year):
+    """Recompute the quality flags of whole villages from the stored answers, with the current
+    thresholds (after the upgrade that added them, after changing RASOAT_QUALITY_*, or to update
+    older submissions against the newer ones of their village)."""
+    from server.services.quality import refresh
+
+    result = refresh(area=area, year=year)
+    click.echo(f"quality flags: {result['submissions']} submissions read, {result['changed']} changed")
+
+
 def register(app: Flask) -> None:
-    for command in (init_command, user_group, demo_command, serve_command, attachments_group):
+    for command in (init_command, user_group, demo_command, serve_command, attachments_group, flags_group):
         app.cli.add_command(command)
 
 

@@ -66,6 +66,15 @@ DEFAULTS: dict[str, Any] = {
     # A pushed visit may not be dated before this day (ISO date): a phone whose clock says
     # 1970 or year 1 is told to re-stamp the visit from the server's time.
     "EARLIEST_VISIT": "2020-01-01",
+    # Quality flags (docs/quality.md): an interview shorter than this many minutes; a location
+    # less accurate than this many metres, or this many km from the median of the village's
+    # other households; an income per person whose robust z-score is beyond this; the medians
+    # need at least this many other households with a value.
+    "QUALITY_MIN_INTERVIEW_MINUTES": 10.0,
+    "QUALITY_MAX_GPS_ACCURACY_M": 50.0,
+    "QUALITY_MAX_GPS_DISTANCE_KM": 5.0,
+    "QUALITY_INCOME_Z": 3.5,
+    "QUALITY_MIN_NEIGHBOURS": 5,
     "DEMO": False,
 }
 
@@ -82,6 +91,8 @@ def _coerce(raw: str, default: Any) -> Any:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     if isinstance(default, int):
         return int(raw)
+    if isinstance(default, float):
+        return float(raw)
     if isinstance(default, dict):
         return json.loads(raw)
     return raw

@@ -7,8 +7,10 @@ injected; it returns the reply and a list of *effects* (plain data) for the call
 
 * ``HouseholdWrite``: create the household or give it a new revision (only when its answers
   change);
-* ``SubmissionWrite``: store a submission revision (and the submission as last revised);
-* ``YearWrite``: the household's row for the visit's review year;
+* ``SubmissionWrite``: store a submission revision (and the submission as last revised), with
+  its own quality flags (``sync.quality``);
+* ``YearWrite``: the household's row for the visit's review year (with what the village's quality
+  comparisons read of it);
 * ``ConflictQueued`` / ``ConflictResolved``: the supervisors' conflict queue.
 
 The server (``server/services/push.py``, ``corrections``, ``reviews``) reads the snapshot,
@@ -63,6 +65,7 @@ from sync.decisions import Outcome, StoredSubmission, decide
 from sync.identity import content_hash
 from sync.items import MAX_ANSWER_DEPTH, Attachment, Item, too_deep
 from sync.merge import answers_equal, carry_withheld, merge_household
+from sync.quality import Facts, Thresholds, assess
 from sync.resolve import PathError, set_path
 
 __all__ = [
@@ -127,6 +130,7 @@ class Evaluator(Protocol):
     review_year: int | None  # the form's ``review_year`` parameter as it applies (None: the visit's year)
     provenance: Mapping  # what the result is computed with: form version and sha256, parameter set
     withheld: frozenset[str]  # answer paths the pull does not send to phones (forms.prefill)
+    quality_fields: Mapping[str, str]  # slot -> field the quality rules read (forms.quality.sources)
 
     def evaluate(self, answers: Mapping, on: dt.date) -> Evaluation: ...
 
@@ -150,6 +154,7 @@ class Actor:
     device_id: str | None
     now: dt.datetime
     earliest_visit: dt.date = dt.date(2020, 1, 1)
+    thresholds: Thresholds = Thresholds()  # of the quality rules (sync.quality)
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,7 @@ class SubmissionState:
     finished_at: dt.datetime | None = None
     received_at: dt.datetime | None = None
     household_rev_base: int | None = None
+    started_at: dt.datetime | None = None  # the phone's latest visit times (a correction keeps them)
     attachments: tuple[Attachment, ...] = ()
 
     def identity(self) -> StoredSubmission:
@@ -273,6 +279,7 @@ class SubmissionWrite:
     attachments: tuple[Attachment, ...]
     review_reset: bool  # a phone's new revision goes back to review
     provenance: Mapping  # form version, parameter set, visit date and review year it was computed with
+    quality: Facts = Facts()  # own quality flags and what the relative ones compare (sync.quality)
 
 
 @dataclass(frozen=True)
@@ -284,6 +291,8 @@ class YearWrite:
     area_code: str
     record: Record
     new: bool  # no row for this household and year yet
+    # what the village comparisons read of the counted visit (sync.quality)
+    quality: Facts = Facts()
 
 
 @dataclass(frozen=True)
@@ -505,6 +514,8 @@ def push_item(item: Item, snapshot: Snapshot, actor: Actor) -> Result:
         effects.append(house.write)
     record = record_of(result.outputs)
     year = review_year(evaluator, on)
+    facts = assess(evaluator.quality_fields, result.answers, started_at=item.started_at,
+                   finished_at=item.finished_at, thresholds=actor.thresholds)
     effects.append(SubmissionWrite(
         id=sid, new=stored is None, household_id=item.household_id, form_id=item.form_id,
         form_version=item.form_version, area_code=item.area, rev=item.rev, content_hash=item.content_hash,
@@ -512,9 +523,10 @@ def push_item(item: Item, snapshot: Snapshot, actor: Actor) -> Result:
         enumerator_id=actor.user_id, author_id=actor.user_id, device_id=actor.device_id, source="phone",
         reason=None, household_rev_base=item.household_rev, started_at=item.started_at,
         finished_at=item.finished_at, attachments=_unique(item.attachments), review_reset=True,
-        provenance=provenance(evaluator, on, year)))
+        provenance=provenance(evaluator, on, year), quality=facts))
     if takes_year_row(snapshot.year, sid, visit_at):
-        effects.append(YearWrite(item.household_id, year, sid, visit_at, item.area, record, snapshot.year is None))
+        effects.append(YearWrite(item.household_id, year, sid, visit_at, item.area, record, snapshot.year is None,
+                                 facts))
     reply = {"id": str(sid), "status": "accepted", "rev": item.rev, "missing_attachments": _missing(item, snapshot),
              "household_rev": house.rev,
              "outputs": {k: v for k, v in result.outputs.items() if k in _PUBLIC_OUTPUTS}}
@@ -651,6 +663,8 @@ def correct(submission_id: uuid.UUID, changes: Mapping[str, Any], reason: str, s
                               submission_id=submission_id, submission_rev=rev, base_rev=household.rev)
     record = record_of(result.outputs)
     year = review_year(evaluator, on)
+    facts = assess(evaluator.quality_fields, result.answers, started_at=stored.started_at,
+                   finished_at=stored.finished_at, thresholds=actor.thresholds)  # the phone's visit times
     effects: list[Effect] = [] if house.write is None else [house.write]
     effects.append(SubmissionWrite(
         id=submission_id, new=False, household_id=hid, form_id=stored.form_id, form_version=stored.form_version,
@@ -658,9 +672,11 @@ def correct(submission_id: uuid.UUID, changes: Mapping[str, Any], reason: str, s
         computed=dict(result.computed), year=year, record=record, enumerator_id=stored.enumerator_id,
         author_id=actor.user_id, device_id=None, source="correction", reason=reason.strip(),
         household_rev_base=stored.household_rev_base, started_at=None, finished_at=stored.finished_at,
-        attachments=stored.attachments, review_reset=False, provenance=provenance(evaluator, on, year)))
+        attachments=stored.attachments, review_reset=False, provenance=provenance(evaluator, on, year),
+        quality=facts))
     if takes_year_row(snapshot.year, submission_id, visit_at):
-        effects.append(YearWrite(hid, year, submission_id, visit_at, stored.area_code, record, snapshot.year is None))
+        effects.append(YearWrite(hid, year, submission_id, visit_at, stored.area_code, record, snapshot.year is None,
+                                 facts))
     if house.conflicts:
         effects.append(ConflictQueued(conflict_id(submission_id, rev), hid, submission_id, rev, stored.area_code,
                                       household.rev, house.rev, house.conflicts))

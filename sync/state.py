@@ -11,7 +11,12 @@ answered ``rejected`` with code ``invalid`` (the server's schema names the field
 and text is not NFC-normalised (the server does it before anything else).
 
 The world around sync (which areas exist and whose they are, form versions and their
-evaluators, the communes' rural/urban setting, which attachments arrived) is given as ``World``.
+evaluators, the communes' rural/urban setting, which attachments arrived, the quality thresholds
+and the counted visits stored before the model began) is given as ``World``.
+
+Quality flags (``sync.quality``): a submission's own flags come with its ``SubmissionWrite``; its
+village flags are computed after the whole batch (``flag_relative``), as the server does at the
+end of a push request, and after a correction.
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
-from sync import core, items
+from sync import core, items, quality
 from sync.items import Item
 
-__all__ = ["HouseholdRecord", "PlainEvaluator", "SubmissionRecord", "SyncState", "World", "apply_push"]
+__all__ = ["HouseholdRecord", "PlainEvaluator", "SubmissionRecord", "SyncState", "World", "apply_push",
+           "flag_relative"]
 
 
 class PlainEvaluator:
@@ -35,6 +42,7 @@ class PlainEvaluator:
     area_type_field = None
     review_year = None
     withheld: frozenset[str] = frozenset()
+    quality_fields: Mapping[str, str] = MappingProxyType({})
 
     def __init__(self, keyed_repeats: Mapping[str, str] | None = None):
         self.keyed_repeats = dict(keyed_repeats or {})
@@ -58,6 +66,11 @@ class World:
     uploads: dict[str, set[str]] = field(default_factory=dict)  # user id -> files they uploaded
     earliest_visit: dt.date = dt.date(2020, 1, 1)
     year_closed: Callable[[str, int], bool] = lambda area, year: False  # (area code, review year)
+    thresholds: quality.Thresholds = quality.Thresholds()
+    # Counted visits stored before the model's state began, as the relative quality rules see
+    # them: (area code, review year) -> neighbours; (review year, head_id_key) -> household ids.
+    background: Callable[[str, int], Iterable[quality.Neighbour]] = lambda area, year: ()
+    background_ids: Callable[[int, str], Iterable[str]] = lambda year, key: ()
 
     @classmethod
     def plain(cls, keyed_repeats: Mapping[str, str] | None = None, form_id: str = "f", versions=("1",)) -> World:
@@ -80,6 +93,12 @@ class SubmissionRecord:
     attachments: tuple[items.Attachment, ...]
     review_state: str = "received"
     revisions: dict[int, dict] = field(default_factory=dict)  # rev -> what was stored
+    started_at: dt.datetime | None = None
+    year: int | None = None
+    classification: str | None = None
+    income_per_person: float | None = None
+    quality: quality.Facts = quality.Facts()
+    flags: tuple[str, ...] = ()  # own and relative (sync.quality)
 
     def state(self, covered: bool) -> core.SubmissionState:
         return core.SubmissionState(
@@ -87,7 +106,7 @@ class SubmissionRecord:
             household_id=self.household_id, form_id=self.form_id, form_version=self.form_version,
             area_code=self.area_code, enumerator_id=self.enumerator_id, in_scope=covered, answers=self.answers,
             finished_at=self.finished_at, received_at=self.received_at, household_rev_base=self.household_rev_base,
-            attachments=self.attachments, phone_answers=self._phone_answers())
+            attachments=self.attachments, phone_answers=self._phone_answers(), started_at=self.started_at)
 
     def _phone_answers(self) -> dict | None:
         by_phone = [rev for rev, stored in self.revisions.items() if stored["source"] == "phone"]
@@ -132,11 +151,15 @@ def _rejected(raw: Any, errors: list[dict]) -> dict:
 def apply_push(state: SyncState, raw_items: Iterable[Any], *, user_id: str = "u1", device_id: str | None = "d1",
                now: dt.datetime | None = None) -> list[dict]:
     """Apply one pushed batch to ``state`` (in place); one reply per item, in order."""
-    actor = core.Actor(user_id, device_id, now or dt.datetime.now(dt.UTC), state.world.earliest_visit)
-    return [_apply_item(state, raw, actor) for raw in raw_items]
+    actor = core.Actor(user_id, device_id, now or dt.datetime.now(dt.UTC), state.world.earliest_visit,
+                       state.world.thresholds)
+    written: dict[str, None] = {}
+    replies = [_apply_item(state, raw, actor, written) for raw in raw_items]
+    flag_relative(state, written)
+    return replies
 
 
-def _apply_item(state: SyncState, raw: Any, actor: core.Actor) -> dict:
+def _apply_item(state: SyncState, raw: Any, actor: core.Actor, written: dict[str, None]) -> dict:
     deep = items.nesting_error(raw)
     if deep:
         return _rejected(raw, deep)
@@ -145,7 +168,35 @@ def _apply_item(state: SyncState, raw: Any, actor: core.Actor) -> dict:
         return _rejected(raw, [{"path": "", "code": "invalid", "message": "Not a valid item."}])
     decided = core.push_item(item, snapshot(state, item, actor), actor)
     apply_effects(state, decided.effects, actor.now)
+    written.update((str(e.id), None) for e in decided.effects if isinstance(e, core.SubmissionWrite))
     return decided.reply
+
+
+def flag_relative(state: SyncState, submission_ids: Iterable[str]) -> None:
+    """The relative quality flags of these submissions, against the state as it is now (after
+    the whole batch, as the server computes them at the end of a push request)."""
+    world = state.world
+    for sid in submission_ids:
+        record = state.submissions[sid]
+        if record.year is None:
+            continue
+        village, holders = list(world.background(record.area_code, record.year)), []
+        for (hid, year), row in state.years.items():
+            if year != record.year:
+                continue
+            counted = row["quality"]
+            if row["area_code"] == record.area_code:
+                village.append(quality.Neighbour(hid, counted.lat, counted.lon, counted.head_key,
+                                                 row["income_per_person"]))
+            if record.quality.head_id_key is not None and counted.head_id_key == record.quality.head_id_key:
+                holders.append(hid)
+        if record.quality.head_id_key is not None:
+            holders.extend(world.background_ids(record.year, record.quality.head_id_key))
+        previous = state.years.get((record.household_id, record.year - 1))
+        record.flags = quality.combine(record.quality.own, quality.relative(
+            record.household_id, record.quality, income_per_person=record.income_per_person,
+            classification=record.classification, village=quality.Village(village), id_holders=holders,
+            previous_class=previous["classification"] if previous else None, thresholds=world.thresholds))
 
 
 def snapshot(state: SyncState, item: Item, actor: core.Actor) -> core.Snapshot:
@@ -200,7 +251,8 @@ def apply_effects(state: SyncState, effects: Iterable[core.Effect], now: dt.date
         elif isinstance(effect, core.YearWrite):
             state.years[(str(effect.household_id), effect.year)] = {
                 "submission_id": str(effect.submission_id), "visit_at": effect.visit_at, "area_code": effect.area_code,
-                "classification": effect.record.classification}
+                "classification": effect.record.classification, "income_per_person": effect.record.income_per_person,
+                "quality": effect.quality}
         elif isinstance(effect, core.ConflictQueued):
             state.conflicts[str(effect.id)] = {"household_id": str(effect.household_id),
                                                "submission_id": str(effect.submission_id),
@@ -218,13 +270,16 @@ def _store_submission(state: SyncState, s: core.SubmissionWrite, now: dt.datetim
     if old is None:
         record = SubmissionRecord(str(s.household_id), s.form_id, s.form_version, s.area_code, s.enumerator_id,
                                   s.rev, copy.deepcopy(s.answers), s.finished_at, now, s.household_rev_base,
-                                  s.attachments)
+                                  s.attachments, started_at=s.started_at)
     else:
         record = replace(old, form_version=s.form_version, area_code=s.area_code, rev=s.rev,
                          answers=copy.deepcopy(s.answers), attachments=s.attachments,
                          finished_at=s.finished_at if s.source == "phone" else old.finished_at,
+                         started_at=s.started_at if s.source == "phone" else old.started_at,
                          review_state="received" if s.review_reset else old.review_state,
                          revisions=dict(old.revisions))
+    record.year, record.classification = s.year, s.record.classification
+    record.income_per_person, record.quality, record.flags = s.record.income_per_person, s.quality, s.quality.own
     record.revisions[s.rev] = {"content_hash": s.content_hash, "answers": copy.deepcopy(s.answers),
                                "source": s.source, "author_id": s.author_id, "household_rev_base": s.household_rev_base,
                                "provenance": dict(s.provenance)}
@@ -234,7 +289,8 @@ def _store_submission(state: SyncState, s: core.SubmissionWrite, now: dt.datetim
 def correct(state: SyncState, submission_id: str, changes: Mapping[str, Any], reason: str, *,
             user_id: str = "supervisor", now: dt.datetime | None = None) -> dict:
     """A supervisor's correction (``core.correct``) applied to the model."""
-    actor = core.Actor(user_id, None, now or dt.datetime.now(dt.UTC), state.world.earliest_visit)
+    actor = core.Actor(user_id, None, now or dt.datetime.now(dt.UTC), state.world.earliest_visit,
+                       state.world.thresholds)
     record = state.submissions[submission_id]
     house = state.households[record.household_id]
     visit_at = record.finished_at or record.received_at
@@ -247,4 +303,5 @@ def correct(state: SyncState, submission_id: str, changes: Mapping[str, Any], re
         year=core.YearState(year["submission_id"], year["visit_at"]) if year else None)
     decided = core.correct(uuid.UUID(submission_id), changes, reason, snap, actor)
     apply_effects(state, decided.effects, actor.now)
+    flag_relative(state, [submission_id])
     return decided.reply

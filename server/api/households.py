@@ -10,6 +10,7 @@ from server.security.current import current_user, requires
 from server.services import households as service
 from server.services import queue
 from server.services.reviews import submission_etag
+from sync.quality import FLAGS
 
 blp = ApiBlueprint("households", __name__, url_prefix="/api/v1",
                    description="Households across years and their submissions (supervisors, admins)")
@@ -60,6 +61,10 @@ class SubmissionSummary(Schema):
     income_per_person = fields.Float(allow_none=True)
     household_code = fields.String(allow_none=True)
     review_state = fields.String()
+    flags = fields.List(fields.String(), metadata={
+        "description": "Quality flags (docs/quality.md): short_interview, gps_missing, gps_inaccurate, "
+                       "roster_mismatch (the submission alone), gps_far, duplicate_id, duplicate_name, "
+                       "income_outlier, class_changed (against the village's other households)."})
     enumerator_id = fields.UUID()
     received_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
@@ -145,6 +150,10 @@ class SubmissionsQuery(HouseholdsQuery):
     where = fields.List(fields.String(validate=validate.Length(max=500)), load_default=list, metadata={
         "description": "FIELD:OP:VALUE on a top-level answer of the form (needs form_id); OP is eq, ne, lt, le, "
                        "gt, ge, or in with values joined by |. Repeat the parameter: the conditions are ANDed."})
+    flag = fields.List(fields.String(validate=validate.OneOf(FLAGS)), load_default=list,
+                       validate=validate.Length(max=len(FLAGS)), metadata={
+                           "description": "A quality flag (docs/quality.md); repeat the parameter for "
+                                          "submissions carrying any of them."})
     sort = fields.String(load_default="-received_at", validate=validate.OneOf(queue.SORTS),
                          metadata={"description": "received_at, area or classification; a leading - sorts "
                                                   "descending (default: newest first)."})
@@ -187,7 +196,7 @@ def list_submissions(args):
         scope_of(current_user()), form_id=args["form_id"], form_version=args["form_version"], status=args["status"],
         area=args["area"], enumerator=args["enumerator"], classification=args["classification"], year=args["year"],
         received_from=args["received_from"], received_to=args["received_to"], q=args["q"], where=args["where"],
-        sort=args["sort"], cursor=args["cursor"], limit=page_limit(args))
+        flag=args["flag"], sort=args["sort"], cursor=args["cursor"], limit=page_limit(args))
     return {"items": page.items, "next_cursor": page.next_cursor}
 
 

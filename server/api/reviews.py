@@ -117,6 +117,8 @@ class CorrectedOut(Schema):
     review_state = fields.String(required=True)
     answers = fields.Dict(required=True)
     classification = fields.String(allow_none=True)
+    flags = fields.List(fields.String(), metadata={"description": "Quality flags after the correction "
+                                                                  "(docs/quality.md)."})
 
 
 class BulkItem(Schema):
@@ -226,7 +228,7 @@ def correct_submission(body, submission_id):
                                      answers=body["answers"], reason=body["reason"], if_match=if_match)
     return ({"id": submission.id, "rev": submission.rev, "household_id": submission.household_id,
              "review_state": submission.review_state, "answers": submission.answers,
-             "classification": submission.classification},
+             "classification": submission.classification, "flags": submission.flags},
             200, {"ETag": f'"{service.submission_etag(submission)}"'})
 
 

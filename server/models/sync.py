@@ -62,6 +62,13 @@ class HouseholdYear(db.Model):
     deprivation_count: Mapped[int | None] = mapped_column(sa.BigInteger)
     income_per_person: Mapped[float | None] = mapped_column(sa.Float)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What the quality flags of the village's other submissions compare with this counted visit
+    # (sync.quality, docs/quality.md): a usable location, the folded head name with birth year,
+    # a digest of the head's ID number (indexed: duplicates are looked up across areas).
+    gps_lat: Mapped[float | None] = mapped_column(sa.Float)
+    gps_lon: Mapped[float | None] = mapped_column(sa.Float)
+    head_key: Mapped[str | None] = mapped_column(sa.Text)
+    head_id_key: Mapped[str | None] = mapped_column(sa.String(32), index=True)
 
 
 class Submission(db.Model):
@@ -93,11 +100,18 @@ class Submission(db.Model):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Quality flags, own and relative, in sync.quality.FLAGS order (docs/quality.md).
+    flags: Mapped[list] = mapped_column(JSONType, default=list, server_default=sa.text("'[]'"))
 
     __table_args__ = (
         sa.CheckConstraint("review_state in ('received', 'approved', 'rejected', 'changes_requested')",
                            name="review_state"),
         sa.Index("ix_submissions_received_at_id", "received_at", "id"),  # the queue's default order
+        # The queue's flag filter (PostgreSQL: flags @> '["gps_far"]' through GIN). Most
+        # submissions carry no flag, so the index holds only those that do; on SQLite (a plain
+        # index there) it narrows the filter's json_each scan to the flagged rows.
+        sa.Index("ix_submissions_flags", "flags", postgresql_using="gin", postgresql_ops={"flags": "jsonb_path_ops"},
+                 postgresql_where=sa.text("flags <> '[]'::jsonb"), sqlite_where=sa.text("flags <> '[]'")),
     )
 
 

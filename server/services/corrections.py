@@ -14,7 +14,7 @@ from server.db import db, utcnow
 from server.errors import Problem
 from server.models import FormVersion, Household, Submission, SubmissionAttachment, SubmissionRevision, User
 from server.scoping import Scope
-from server.services import audit, effects, season
+from server.services import audit, effects, quality, season
 from server.services.areas import commune_of
 from server.services.evaluation import Evaluators
 from server.services.reviews import require_etag, scoped_submission
@@ -48,13 +48,16 @@ def correct(scope: Scope, supervisor: User, submission_id: uuid.UUID, *, answers
         year=year_state(household.id, year))
     now = utcnow()
     try:
+        limits = quality.thresholds()
         decided = core.correct(submission.id, answers, reason, snapshot,
-                               core.Actor(str(supervisor.id), None, now))
+                               core.Actor(str(supervisor.id), None, now, thresholds=limits))
     except core.YearClosed as exc:
         raise Problem("season.closed", str(exc)) from exc
     except core.Refused as exc:
         raise Problem("request.invalid", str(exc), errors=exc.errors) from exc
     effects.write(effects.rows(decided.effects, now))
+    quality.flag_relative([quality.target_of(e) for e in decided.effects if isinstance(e, core.SubmissionWrite)],
+                          limits)
     audit.record("submission.correct", actor=supervisor, target_type="submission", target_id=submission.id,
                  area_code=submission.area_code, rev=decided.reply["rev"], reason=reason.strip(),
                  fields=sorted(answers))

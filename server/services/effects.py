@@ -104,7 +104,9 @@ def _submission(out: Rows, s: SubmissionWrite, now: dt.datetime) -> None:
                   computed=s.computed, year=s.year, classification=record.classification,
                   deprivation_count=record.deprivation_count, income_per_person=record.income_per_person,
                   household_code=record.household_code,
-                  head_name_folded=fold(record.head_name) if record.head_name else None, updated_at=now)
+                  head_name_folded=fold(record.head_name) if record.head_name else None, updated_at=now,
+                  # its own quality flags; the relative ones follow (server.services.quality)
+                  flags=list(s.quality.own))
     visit = dict(device_id=s.device_id, started_at=s.started_at, finished_at=s.finished_at)
     if s.new:
         out.inserts["submissions"].append(dict(
@@ -130,7 +132,8 @@ def _year(out: Rows, y: YearWrite, now: dt.datetime) -> None:
     record = y.record
     values = dict(submission_id=y.submission_id, visit_at=y.visit_at, area_code=y.area_code,
                   classification=record.classification, deprivation_count=record.deprivation_count,
-                  income_per_person=record.income_per_person, updated_at=now)
+                  income_per_person=record.income_per_person, updated_at=now, gps_lat=y.quality.lat,
+                  gps_lon=y.quality.lon, head_key=y.quality.head_key, head_id_key=y.quality.head_id_key)
     if y.new:
         out.inserts["household_years"].append(dict(household_id=y.household_id, year=y.year, **values))
     else:

@@ -10,6 +10,7 @@ from forms.answers import evaluate_submission
 from forms.definition import FormDefinition
 from forms.inputs import without_calculations
 from forms.prefill import withheld_paths
+from forms.quality import sources as quality_sources
 from server.models import FormVersion
 from server.scoping import province_of
 from server.services import forms as form_service
@@ -22,6 +23,7 @@ class FormEvaluator:
         self.keyed_repeats = definition.instance_keys
         self.withheld = withheld_paths(definition)
         self.area_type_field = definition.outputs.get("area_type")
+        self.quality_fields = quality_sources(definition)
         year = parameters.get("review_year")
         self.review_year = year if isinstance(year, int) and not isinstance(year, bool) else None
         self.provenance = dict(provenance or {"form_id": definition.form_id, "form_version": definition.version,

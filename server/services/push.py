@@ -21,6 +21,10 @@ How a batch goes, and why it is as good as one item after the other:
    locked and the snapshot read again. If the write of step 3 fails (another request stored
    one of those submissions or households meanwhile), its savepoint is rolled back and its items
    go this way too, so an IntegrityError still only ever costs the item that caused it.
+
+Once every item is written, the submissions the request stored get their village quality flags
+against the village as the request leaves it (``server.services.quality.flag_relative``; their
+own flags came with their rows).
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from server.models import (
 )
 from server.scoping import Scope, province_of, scope_of
 from server.services import attachments as attachment_service
-from server.services import audit, effects, season
+from server.services import audit, effects, quality, season
 from server.services import forms as form_service
 from server.services.snapshots import household_state, submission_state, year_state
 from server.services.areas import area_type_on, commune_of
@@ -99,6 +103,12 @@ class PushContext:
     closed_years: dict[tuple[str, int], bool] = field(default_factory=dict)
     area_types: dict[tuple, str | None] = field(default_factory=dict)
     present_attachments: frozenset[str] = frozenset()
+    # What the request stored, by submission: its relative quality flags are computed once the
+    # whole batch is written (server.services.quality).
+    written: dict[uuid.UUID, core.SubmissionWrite] = field(default_factory=dict)
+
+    def stored(self, effects: tuple[core.Effect, ...]) -> None:
+        self.written.update((e.id, e) for e in effects if isinstance(e, core.SubmissionWrite))
 
     def version(self, form_id: str, version: str) -> FormVersion | None:
         key = (form_id, version)
@@ -171,8 +181,9 @@ def push(user: User, session_device_id: str | None, device_id: str | None, submi
                           errors=[{"path": "device_id", "code": "device_taken",
                                    "message": "This phone belongs to another user; ask your supervisor."}])
     ctx = PushContext(user=user, scope=scope_of(user),
-                      actor=core.Actor(str(user.id), device_id, now, earliest_visit()))
+                      actor=core.Actor(str(user.id), device_id, now, earliest_visit(), quality.thresholds()))
     results = _push_batch(ctx, submissions)
+    quality.flag_relative([quality.target_of(w) for w in ctx.written.values()], ctx.actor.thresholds)
     _touch_device(ctx, pending, app_version)
     _audit(ctx, results)
     db.session.commit()
@@ -278,6 +289,7 @@ def _push_batch(ctx: PushContext, submissions: list[Any]) -> list[dict]:
     else:
         for index, _, decided in new:
             results[index] = decided.reply
+            ctx.stored(decided.effects)
     for index, item in one_by_one:
         results[index] = _push_item(ctx, item)
     return results  # type: ignore[return-value]
@@ -305,7 +317,8 @@ def _push_item(ctx: PushContext, item: Item) -> dict:
                 decided = core.push_item(item, _locked_snapshot(ctx, item), ctx.actor)
                 if decided.effects:
                     effects.write(effects.rows(decided.effects, ctx.actor.now))
-                return decided.reply
+            ctx.stored(decided.effects)
+            return decided.reply
         except (sa.exc.IntegrityError, sa.exc.OperationalError):
             # Another process stored the same submission or household at the same instant (or
             # two batches locked households in crossed order): decide again against what it
@@ -325,7 +338,8 @@ def _stored_many(ctx: PushContext, ids: list[uuid.UUID]) -> dict[uuid.UUID, core
     if not ids:
         return {}
     columns = (Submission.id, Submission.rev, Submission.household_id, Submission.form_id, Submission.form_version,
-               Submission.area_code, Submission.enumerator_id, Submission.finished_at, Submission.received_at)
+               Submission.area_code, Submission.enumerator_id, Submission.finished_at, Submission.received_at,
+               Submission.started_at)
     rows = db.session.execute(sa.select(*columns).where(Submission.id.in_(set(ids)))).all()
     if not rows:
         return {}

@@ -3,8 +3,9 @@
 Filters: form and version, review state, area (and everything under it), enumerator,
 classification, review year, received-date range (dates in Vietnam time, both ends included),
 ``q`` (the head's name ignoring case, diacritics and tone placement, or the household code),
-and conditions on answers (``where``, parsed and checked by ``forms.filters``). Sorts: received
-date (newest first by default), area, classification.
+conditions on answers (``where``, parsed and checked by ``forms.filters``), and quality flags
+(``flag``, any of those named: ``sync.quality``). Sorts: received date (newest first by default),
+area, classification.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def submission_filters(scope: Scope, *, form_id: str | None = None, form_version
                        status: str | None = None, area: str | None = None, enumerator: uuid.UUID | None = None,
                        classification: str | None = None, year: int | None = None,
                        received_from: dt.date | None = None, received_to: dt.date | None = None,
-                       q: str | None = None, where: list[str] | None = None) -> list[sa.ColumnElement[bool]]:
+                       q: str | None = None, where: list[str] | None = None,
+                       flag: list[str] | None = None) -> list[sa.ColumnElement[bool]]:
     """The queue's filters as WHERE clauses on ``Submission``, the caller's scope first: the queue
     pages through them, exports (``server.services.form_exports``) stream them."""
     clauses = [scope.clause(Submission.area_code)]
@@ -82,7 +84,23 @@ def submission_filters(scope: Scope, *, form_id: str | None = None, form_version
                               Submission.household_code == q.strip()))
     if where:
         clauses.extend(_condition_sql(condition) for condition in _conditions(form_id, form_version, where))
+    if flag:
+        clauses.append(_flag_sql(flag))
     return clauses
+
+
+def _flag_sql(codes: list[str]) -> sa.ColumnElement[bool]:
+    """Submissions carrying any of the quality flags ``codes`` (docs/quality.md). The
+    ``flags <> '[]'`` term lets PostgreSQL use the partial GIN index of flagged rows."""
+    flags, codes = Submission.flags, sorted(set(codes))
+    if db.session.get_bind().dialect.name == "postgresql":
+        flagged = flags.op("<>", is_comparison=True)(sa.literal_column("'[]'::jsonb"))
+        return sa.and_(flagged, sa.or_(*(flags.op("@>", is_comparison=True)(sa.cast(sa.literal(json.dumps([c])),
+                                                                                    flags.type))
+                                         for c in codes)))
+    flagged = flags.op("<>", is_comparison=True)(sa.literal_column("'[]'"))
+    return sa.and_(flagged, sa.exists(sa.select(sa.literal(1)).select_from(
+        sa.func.json_each(flags).table_valued("value")).where(sa.column("value").in_(codes))))
 
 
 def list_submissions(scope: Scope, *, sort: str = "-received_at", cursor: str | None = None, limit: int = 50,

@@ -18,7 +18,7 @@ def submission_state(scope: Scope, row: Submission, revisions: dict[int, str], *
         current_rev=row.rev, revisions=revisions, household_id=str(row.household_id), form_id=row.form_id,
         form_version=row.form_version, area_code=row.area_code, enumerator_id=str(row.enumerator_id),
         in_scope=scope.covers(row.area_code), answers=row.answers if answers else None,
-        finished_at=row.finished_at, received_at=row.received_at)
+        finished_at=row.finished_at, received_at=row.received_at, started_at=row.started_at)
 
 
 def household_state(scope: Scope, row: Household, base_answers: dict | None = None) -> core.HouseholdState:
