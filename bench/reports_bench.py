@@ -39,7 +39,8 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bulk_households import generate, log  # noqa: E402
-from sync_load import BIN, ENV, ROOT, Gunicorn, admin, machine, pg_url, sqlalchemy_url  # noqa: E402
+from sync_load import (BIN, ENV, ROOT, Gunicorn, admin, cpu_since, cpu_ticks, machine,  # noqa: E402
+                       machine_busy_ticks, pg_url, postgres_pids, sqlalchemy_url)
 
 PASSWORD = "bench-password-2026"
 YEAR = 2026
@@ -129,7 +130,13 @@ def run(args) -> dict:
         gunicorn.start()
         national, supervisor = login(gunicorn.port, "bench-admin"), login(gunicorn.port, "bench-supervisor")
         base = f"/api/v1/reports/poverty?area={args.province}&year={YEAR}"
+        tick = os.sysconf("SC_CLK_TCK")
+        workers, busy0 = gunicorn.worker_pids(), machine_busy_ticks()
+        cpu0 = (cpu_ticks(workers), cpu_ticks(postgres_pids()))
         summary_runs = [timed_get(gunicorn.port, national, base) for _ in range(args.repeat)]
+        summary_cpu = {"worker": cpu_since(cpu0[0], cpu_ticks(workers)) / tick,
+                       "postgres": cpu_since(cpu0[1], cpu_ticks(postgres_pids())) / tick,
+                       "machine": (machine_busy_ticks() - busy0) / tick}
         others = [
             ("summary, CSV", national, base + "&format=csv"),
             ("summary, XLSX", national, base + "&format=xlsx"),
@@ -159,7 +166,8 @@ def run(args) -> dict:
             "data": data,
             "summary": {"runs": summary_runs, "first_s": walls[0], "median_s": statistics.median(walls),
                         "min_s": min(walls), "max_s": max(walls),
-                        "households": summary_runs[-1].get("households"), "rows": summary_runs[-1].get("rows")},
+                        "households": summary_runs[-1].get("households"), "rows": summary_runs[-1].get("rows"),
+                        "cpu_s": summary_cpu},
             "others": results,
             "worker_peak_rss_mib": worker_peak,
             "database": db_url if args.keep or args.reuse else None,
@@ -218,6 +226,9 @@ def report(s: dict) -> str:
         f"first {summary['first_s']:.3f}s, median {summary['median_s']:.3f}s, min {summary['min_s']:.3f}s, "
         f"max {summary['max_s']:.3f}s; {summary['rows']} rows (communes), {summary['households']:,} households "
         f"counted",
+        f"  CPU during those runs: worker {summary['cpu_s']['worker']:.2f}s, PostgreSQL {summary['cpu_s']['postgres']:.2f}s "
+        f"(every PostgreSQL process of the machine), the whole machine {summary['cpu_s']['machine']:.2f}s of "
+        f"{sum(r['wall_s'] for r in summary['runs']) * (m['nproc'] or 1):.2f}s available",
         "",
         f"{'report':42} {'wall s':>8} {'status':>6} {'bytes':>12}  rows / households",
     ]

@@ -22,6 +22,7 @@ from server.models.sync import (
     SubmissionRevision,
 )
 from server.models.season import CommuneDecision, Complaint, VillageMeeting
+from server.models import reports as _reports  # noqa: F401  (the reports' index)
 from server.models.sessions import AuthSession, LoginThrottle, RefreshToken
 
 __all__ = [
