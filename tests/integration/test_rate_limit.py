@@ -200,8 +200,14 @@ def live_database(tmp_path_factory):
         yield url, directory
 
 
+SLOW_BOOT_TIMEOUT = 180
+
+
 def _live_login(live, username: str, password: str):
-    return live.request("POST", "/api/v1/auth/login", json_body={"username": username, "password": password})
+    # Workers that live one request each are rebooted between attempts: on a loaded machine a
+    # boot takes tens of seconds, which is slow, not wrong.
+    return live.request("POST", "/api/v1/auth/login", json_body={"username": username, "password": password},
+                        timeout=SLOW_BOOT_TIMEOUT)
 
 
 def test_the_limit_holds_across_gunicorn_workers(live_database):
@@ -209,7 +215,7 @@ def test_the_limit_holds_across_gunicorn_workers(live_database):
     # Two workers, each replaced after (about) one request: the attempts meet different processes,
     # so only a count shared through the database can say 429 on time.
     with LiveServer(url, env=LIVE_ENV, workers=2, directory=directory / "one-request-workers",
-                    gunicorn_args=("--max-requests", "1")) as live:
+                    gunicorn_args=("--max-requests", "1"), startup_timeout=SLOW_BOOT_TIMEOUT) as live:
         statuses = [_live_login(live, "cheo", WRONG).status for _ in range(LIMIT)]
         assert statuses == [401] * LIMIT
         locked = _live_login(live, "cheo", PASSWORD)
@@ -249,10 +255,10 @@ def test_the_pair_lockout_and_the_ceiling_hold_across_gunicorn_workers(live_data
 
     def attempt(live, password: str, address: str) -> int:
         return live.request("POST", "/api/v1/auth/login", json_body={"username": "xaxa", "password": password},
-                            headers={"X-Forwarded-For": address}).status
+                            headers={"X-Forwarded-For": address}, timeout=SLOW_BOOT_TIMEOUT).status
 
     with LiveServer(url, env=env, workers=2, directory=directory / "pairs",
-                    gunicorn_args=("--max-requests", "1")) as live:
+                    gunicorn_args=("--max-requests", "1"), startup_timeout=SLOW_BOOT_TIMEOUT) as live:
         assert [attempt(live, WRONG, "203.0.113.1") for _ in range(3)] == [401, 401, 429]
         assert attempt(live, PASSWORD, "203.0.113.1") == 429  # that address is locked out of "xaxa"
         assert attempt(live, PASSWORD, "198.51.100.7") == 200  # the owner elsewhere is not

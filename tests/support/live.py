@@ -167,7 +167,11 @@ class LiveServer:
                 self._pause(0.05)
         while True:
             try:
-                if self.request("GET", "/readyz", timeout=5).status == 200:
+                # One probe at a time, waiting as long as the deadline allows: a probe given up
+                # on stays in the listen backlog and is served later anyway, and under
+                # --max-requests 1 every such probe costs a worker its life (a slow machine then
+                # spends the whole deadline rebooting workers for abandoned probes).
+                if self.request("GET", "/readyz", timeout=max(5.0, deadline - time.monotonic())).status == 200:
                     return
             except OSError:
                 pass
