@@ -159,6 +159,16 @@ def generate(db_url: str, *, households: int, province: str = "01", villages_per
                         "CASE WHEN i % 20 IN (0, 10) THEN 'poor' WHEN i % 20 IN (1, 2, 11) THEN 'near_poor' "
                         "WHEN i % 20 IN (3, 4) THEN 'average' ELSE 'not_poor' END", "20 + i % 60",
                         f"visits of the previous year ({previous_year:.0%} of the households)")
+        # Every stored submission has its first revision, as a push writes it (the submission page
+        # and the API's submission detail read them).
+        t = time.perf_counter()
+        conn.execute("""
+            INSERT INTO submission_revisions (submission_id, rev, content_hash, form_version, answers, computed,
+                source, user_id, device_id, started_at, finished_at, received_at)
+            SELECT id, rev, content_hash, form_version, answers::json, computed::json, 'phone', enumerator_id,
+                device_id, started_at, finished_at, received_at
+            FROM submissions""")
+        log(f"bulk: the submissions' first revisions ({time.perf_counter() - t:.1f}s)")
         t = time.perf_counter()
         conn.execute("VACUUM ANALYZE")
         log(f"bulk: VACUUM ANALYZE ({time.perf_counter() - t:.1f}s)")
