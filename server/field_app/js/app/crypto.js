@@ -38,11 +38,25 @@ export async function pinKey(pin, salt, iterations = PBKDF2_ITERATIONS) {
     { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
 }
 
-function importDataKey(raw) {
-  return subtle().importKey('raw', raw, { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+// From the user's 32 random bytes, two keys by HKDF: one encrypts records, the other names them
+// (an HMAC of each record's id, so that even the IndexedDB keys say nothing: no household or
+// form id in clear).
+async function importDataKey(raw) {
+  const base = await subtle().importKey('raw', raw, 'HKDF', false, ['deriveKey']);
+  const derive = (info, algorithm, usages) => subtle().deriveKey(
+    { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(32), info: encoder.encode(info) }, base, algorithm, false, usages);
+  return {
+    data: await derive('rasoat records', { name: 'AES-GCM', length: 256 }, ['encrypt', 'decrypt']),
+    names: await derive('rasoat names', { name: 'HMAC', hash: 'SHA-256', length: 256 }, ['sign']),
+  };
 }
 
-// A new user on this phone: a data key, wrapped under the PIN. -> {key, lock}
+export async function recordName(keys, id) {
+  const mac = new Uint8Array(await subtle().sign('HMAC', keys.names, encoder.encode(String(id))));
+  return Array.from(mac.slice(0, 16), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+// A new user on this phone: a data key, wrapped under the PIN. -> {key: {data, names}, lock}
 export async function createLock(pin, userId) {
   const salt = randomBytes(16);
   const raw = randomBytes(32);
@@ -55,7 +69,7 @@ export async function createLock(pin, userId) {
   return { key, lock: { salt: toBase64(salt), iterations: PBKDF2_ITERATIONS, iv: toBase64(iv), wrapped: toBase64(wrapped) } };
 }
 
-// The data key, or null for a wrong PIN.
+// The user's keys ({data, names}), or null for a wrong PIN.
 export async function openLock(pin, userId, lock) {
   const wrapping = await pinKey(pin, fromBase64(lock.salt), lock.iterations);
   let raw;

@@ -57,8 +57,11 @@ class App {
   }
 
   // Remember how to draw the screen again (language switch, sync progress).
+  // A notice set before the switch stays on this screen through its redraws.
   screen(draw) {
     this.current = draw;
+    this.shownNotice = this.notice;
+    this.notice = null;
     draw();
   }
 
@@ -78,11 +81,9 @@ class App {
     const box = document.getElementById('banners');
     if (!box) return;
     const items = [];
-    if (this.notice) {
-      items.push(h('p', { class: `banner banner-${this.notice.kind || 'info'}`, role: 'status' }, this.notice.text));
-      this.notice = null;
-    }
-    if (this.storage && !this.inForm) {
+    const notice = this.shownNotice;
+    if (notice) items.push(h('p', { class: `banner banner-${notice.kind || 'info'}`, role: 'status' }, notice.text));
+    if (this.storage && this.session && !this.inForm) {
       if (this.storage.persisted === false) items.push(h('p', { class: 'banner banner-warn', 'data-testid': 'storage-warning' }, t('storage.banner')));
       if (this.storage.low) items.push(h('p', { class: 'banner banner-warn' }, t('storage.low', { free: this.storage.freeText })));
     }
