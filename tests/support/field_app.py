@@ -91,8 +91,13 @@ class Phone:
             " && !s.engine.lastError; }", timeout=timeout)
 
     def sync_now(self) -> None:
-        self.page.get_by_role("button", name="Đồng bộ", exact=True).click()
+        """Open "Đồng bộ" (from wherever the app is) and tap "Đồng bộ ngay"; wait for the run to end."""
+        if not self.page.get_by_test_id("sync-now").count():
+            self.page.get_by_role("button", name="Đồng bộ", exact=True).click()
         self.page.get_by_test_id("sync-now").click()
+        # The tap starts the run at once (engine.running is set before the handler returns).
+        self.page.wait_for_function("() => !window.rasoatApp.session || !window.rasoatApp.session.engine.running",
+                                    timeout=60000)
         expect(self.page.get_by_test_id("sync-now")).to_have_text("Đồng bộ ngay", timeout=30000)
 
     def tab(self, name: str) -> None:
@@ -176,3 +181,74 @@ def api_token(live, username: str, password: str) -> str:
 
 def api(live, token: str, method: str, path: str, body: Any = None, headers: dict | None = None):
     return live.request(method, path, json_body=body, headers={"Authorization": f"Bearer {token}", **(headers or {})})
+
+
+# --- filling a household through the form renderer (js/form/) -----------------------------------
+
+CASES = ROOT / "forms" / "bundled" / "cases" / "household-review-2027.v2.cases.json"
+FORM_KEY = "household-review@2027.2"
+
+
+def household(head_name: str, code: str, members: list[str] | None = None, **changes: Any) -> dict:
+    """A valid household of the 2027.2 form from the worked cases' base, with its own names."""
+    import json
+
+    book = json.loads(CASES.read_text())
+    answers = {k: v for k, v in book["base"].items() if k not in ("location", "head_cccd")}
+    answers.update(head_name=head_name, household_code=code, **changes)
+    names = members or answers["members"]
+    answers["members"] = [dict(book["members"][m]) for m in names]
+    answers["members"][0]["member_name"] = head_name
+    answers["member_count"] = len(names)
+    return answers
+
+
+def fill_page(page: Page, values: dict) -> None:
+    """Answer every visible question of the current page (or member) from ``values`` (by name).
+    Answers can show or hide other questions, so the page is read again until nothing is left."""
+    done: set[str] = set()
+    for _ in range(5):
+        paths = [p for p in page.locator(".rf-field[data-field]:visible").evaluate_all(
+            "(els) => els.map((e) => e.dataset.field)") if p not in done]
+        if not paths:
+            return
+        for path in paths:
+            done.add(path)
+            name = path.rsplit("/", 1)[-1]
+            if values.get(name) is None:
+                continue
+            value = values[name]
+            field = page.locator(f'.rf-field[data-field="{path}"]')
+            kind = field.get_attribute("class") or ""
+            if "rf-field-select_" in kind:
+                if field.locator("select").count():
+                    field.locator("select").select_option(str(value))
+                else:
+                    for v in value if isinstance(value, list) else [value]:
+                        field.locator(f'input[value="{v}"]').check()
+            elif "rf-field-text" in kind or "rf-field-integer" in kind or "rf-field-decimal" in kind:
+                box = field.locator("input, textarea").first
+                box.fill(str(value))
+                box.dispatch_event("change")
+
+
+def fill_household(page: Page, answers: dict, *, stop_after_members: int | None = None) -> None:
+    """From a new visit's first page to the result page, as an enumerator would tap through."""
+    members = answers.get("members", [])
+    for _ in range(20):
+        if page.get_by_test_id("form-finish").count():
+            return
+        fill_page(page, answers)
+        if page.get_by_test_id("repeat-add").count() and page.get_by_test_id("member-card").count() < len(members):
+            for index in range(page.get_by_test_id("member-card").count(), len(members)):
+                page.get_by_test_id("repeat-add").click()
+                expect(page.get_by_test_id("repeat-done")).to_be_visible()
+                fill_page(page, members[index])
+                page.get_by_test_id("repeat-done").click()
+                expect(page.get_by_test_id("member-card")).to_have_count(index + 1)
+                if stop_after_members is not None and index + 1 >= stop_after_members:
+                    return
+        title = page.locator(".rf-title").inner_text()
+        page.get_by_test_id("form-next").click()
+        expect(page.locator(".rf-title")).not_to_have_text(title)
+    raise AssertionError("never reached the result page")

@@ -140,6 +140,7 @@ export class SyncEngine {
   // Apply one item's result; -> what the sync screen shows about it.
   async settle(entry, result) {
     const shown = { id: entry.id, head_name: entry.head_name, household_code: entry.household_code,
+      form: `${entry.item.form_id}@${entry.item.form_version}`,
       status: result.status, errors: result.errors || [], detail: result.detail || null };
     if (result.status === 'accepted' || result.status === 'duplicate') {
       entry.status = 'sent';
@@ -246,7 +247,7 @@ export class SyncEngine {
   }
 
   async takeForms(entries) {
-    for (const entry of entries) {
+    for (const [seq, entry] of entries.entries()) {
       const id = `${entry.form_id}@${entry.version}`;
       const held = await this.vault.get('forms', id);
       let definition = held?.definition;
@@ -258,6 +259,7 @@ export class SyncEngine {
       await this.vault.put('forms', id, {
         form_id: entry.form_id, version: entry.version, state: entry.state, sha256: entry.sha256,
         title: entry.title, parameters: entry.parameters || held?.parameters || null, definition,
+        seq, // the server lists a form's versions oldest first
         received_at: held?.received_at || clock.now().toISOString(),
       });
     }

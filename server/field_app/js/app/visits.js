@@ -61,7 +61,7 @@ export class Visits {
     const forms = (await this.forms()).filter((f) => f.state === 'published');
     const candidates = formId ? forms.filter((f) => f.form_id === formId) : forms;
     const pool = candidates.length ? candidates : forms;
-    pool.sort((a, b) => (a.received_at || '').localeCompare(b.received_at || ''));
+    pool.sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
     return pool[pool.length - 1] || null;
   }
 

@@ -6,6 +6,7 @@ import { DeviceTaken, NetworkError, SessionEnded, ApiError, send } from '../api.
 import { formatDateTime, formatNumber, t } from '../i18n.js';
 import { checkStorage } from '../storage.js';
 import { button, clear, field, h, message } from '../ui.js';
+import { errorItem } from './visit.js';
 
 function errorText(error) {
   if (!error) return null;
@@ -19,13 +20,13 @@ function errorText(error) {
   return t('error.unexpected', { detail: error.message });
 }
 
-function resultLine(r) {
+function resultLine(r, forms) {
   const title = r.head_name || r.household_code || r.id.slice(0, 8);
   return h('li', { class: `result result-${r.status}`, 'data-status': r.status },
     h('span', { class: 'result-title' }, title),
     h('span', { class: 'chip' }, t(`sync.status.${r.status}`)),
     r.errors && r.errors.length && r.status === 'rejected'
-      ? h('ul', { class: 'result-errors' }, r.errors.map((e) => h('li', {}, `${e.path || ''}: ${e.message || e.code}`)))
+      ? h('ul', { class: 'result-errors' }, r.errors.map((e) => errorItem(e, forms.get(r.form)?.definition)))
       : null);
 }
 
@@ -70,6 +71,7 @@ export function showSync(app) {
       app.redraw();
     }, 'btn btn-primary btn-block', { disabled: running || undefined, 'data-testid': 'sync-now' });
     const results = client.profile.last_results || [];
+    const forms = new Map((await visits.forms()).map((f) => [`${f.form_id}@${f.version}`, f]));
     clear(box,
       h('section', { class: 'card stats' },
         h('dl', {},
@@ -82,7 +84,7 @@ export function showSync(app) {
       error ? message(errorText(error), 'error') : null,
       now,
       results.length ? h('section', { class: 'card' }, h('h2', {}, t('sync.results')),
-        h('ul', { class: 'results', 'data-testid': 'results' }, results.map(resultLine))) : null,
+        h('ul', { class: 'results', 'data-testid': 'results' }, results.map((r) => resultLine(r, forms)))) : null,
       h('section', { class: 'card' }, h('h2', {}, t('storage.title')),
         h('p', { 'data-testid': 'storage-persisted' }, storage.persisted ? t('storage.persistent') : t('storage.not_persistent')),
         storage.quota ? h('p', {}, t('storage.usage', { used: storage.usageText, free: storage.freeText })) : null,

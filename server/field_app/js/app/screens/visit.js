@@ -7,6 +7,7 @@
 import * as clock from '../clock.js';
 import { formatDateTime, language, t } from '../i18n.js';
 import { sha256Hex } from '../crypto.js';
+import { explainError } from '../explain.js';
 import { button, clear, field, h, message } from '../ui.js';
 
 function formTitle(form) {
@@ -15,16 +16,22 @@ function formTitle(form) {
   return title || form.form_id;
 }
 
-function fixBanner(draft) {
+export function errorItem(error, definition) {
+  const { question, what, detail } = explainError(error, definition);
+  return h('li', { 'data-code': error.code }, question ? h('strong', {}, `${question}: `) : null, what,
+    detail ? h('span', { class: 'hint server-said' }, t('fix.server_said', { detail })) : null);
+}
+
+function fixBanner(draft, definition) {
   if (!draft.fix) return null;
   const fix = draft.fix;
   if (fix.kind === 'rejected' && fix.errors && fix.errors.length) {
-    return h('section', { class: 'fix fix-rejected', role: 'alert' },
+    return h('section', { class: 'fix fix-rejected', role: 'alert', 'data-testid': 'fix-banner' },
       h('h2', {}, t('fix.rejected_title')),
-      h('ul', {}, fix.errors.map((e) => h('li', {}, h('strong', {}, e.path || ''), ' ', e.message || e.code))),
+      h('ul', {}, fix.errors.map((e) => errorItem(e, definition))),
       h('p', { class: 'hint' }, t('fix.rejected_hint')));
   }
-  return h('section', { class: 'fix', role: 'alert' },
+  return h('section', { class: 'fix', role: 'alert', 'data-testid': 'fix-banner' },
     h('h2', {}, t(`fix.kind.${fix.kind}`)),
     h('p', { class: 'fix-comment' }, fix.comment || ''),
     fix.at ? h('p', { class: 'hint' }, formatDateTime(fix.at)) : null);
@@ -48,7 +55,7 @@ export async function showVisit(app, draft) {
     app.showHome(tab);
   };
   app.current = () => {}; // a language switch never rebuilds an open form
-  app.frame(form ? formTitle(form) : t('visit.title'), [fixBanner(draft), saved, root], { back: () => leave() });
+  app.frame(form ? formTitle(form) : t('visit.title'), [fixBanner(draft, form?.definition), saved, root], { back: () => leave() });
   if (!form || !form.definition) {
     clear(root, message(t('visit.no_form'), 'error'));
     return;
@@ -104,10 +111,11 @@ export async function showVisit(app, draft) {
 // "+ Hộ mới": which village and which form, then a new draft.
 export async function showNewHousehold(app) {
   const { visits, client } = app.session;
-  const forms = (await visits.forms()).filter((f) => f.state === 'published' && f.definition);
-  const latest = new Map();
-  for (const f of forms.sort((a, b) => String(a.received_at).localeCompare(String(b.received_at)))) latest.set(f.form_id, f);
-  const choices = [...latest.values()];
+  // Every published version, the newest first and chosen (a commune may still be told to use
+  // the previous standard's form).
+  const choices = (await visits.forms()).filter((f) => f.state === 'published' && f.definition)
+    .sort((a, b) => (b.seq ?? 0) - (a.seq ?? 0));
+  const byKey = new Map(choices.map((f) => [`${f.form_id}@${f.version}`, f]));
   const areas = (client.profile.areas || []).filter((a) => a.level === 'village');
   const places = areas.length ? areas : (client.profile.areas || []).filter((a) => a.level === 'commune');
   app.currentName = 'new';
@@ -117,10 +125,11 @@ export async function showNewHousehold(app) {
         button(t('sync.now'), () => app.showSync(), 'btn btn-primary btn-block')], { back: () => app.showHome() });
       return;
     }
-    const formSelect = h('select', { name: 'form' }, choices.map((f) => h('option', { value: f.form_id }, `${formTitle(f)} (${f.version})`)));
+    const formSelect = h('select', { name: 'form' }, choices.map((f) =>
+      h('option', { value: `${f.form_id}@${f.version}` }, `${formTitle(f)} (${f.version})`)));
     const areaSelect = h('select', { name: 'area' }, places.map((a) => h('option', { value: a.code }, a.name)));
     const start = async () => {
-      const form = latest.get(formSelect.value);
+      const form = byKey.get(formSelect.value);
       const area = places.find((a) => a.code === areaSelect.value);
       const draft = await visits.start({ form, area: area.code, areaType: area.area_type || areaTypeOf(app, area) });
       app.openVisit(draft);
