@@ -77,3 +77,140 @@ def test_relevance_constraints_and_the_roster(live):
         expect(page.locator('[data-field="head_name"] .rf-error')).to_have_text("Câu này cần trả lời.")
         expect(page.locator(".rf-title")).to_have_text("Thông tin chung về hộ")
         h.screenshot("form-identification-errors-393.png")
+
+
+def _answer_member(page, path: str, *, name: str, sex: str, birth_year: int, relation: str):
+    page.get_by_label("Họ và tên", exact=False).first.fill(name)
+    page.locator(f'[data-field="{path}/sex"]').get_by_role("radio", name=sex, exact=True).check()
+    page.get_by_label("Năm sinh", exact=True).fill(str(birth_year))
+    page.locator(f'[data-field="{path}/relation"]').get_by_role("radio", name=relation, exact=True).check()
+
+
+def test_the_member_roster_cards_relevance_and_the_household_size(live):
+    answers = {k: v for k, v in case_answers("base-not-poor").items() if k not in ("members", "member_count")}
+    with harness(live) as h:
+        page = h.page
+        h.mount(definition=form_document(), answers=answers)
+        page.get_by_test_id("form-next").click()
+        expect(page.locator(".rf-title")).to_have_text("Danh sách thành viên hộ")
+        expect(page.locator(".rf-cards-empty")).to_have_text("Chưa có thành viên nào.")
+
+        page.get_by_test_id("repeat-add").click()
+        expect(page.locator(".rf-title")).to_have_text("Thành viên 1: Thành viên 1")
+        _answer_member(page, "members/0", name="Lò Văn Páo", sex="Nam", birth_year=1980, relation="Chủ hộ")
+        expect(page.locator(".rf-title")).to_have_text("Thành viên 1: Lò Văn Páo")
+        school = page.locator('[data-field="members/0/school_status"]')
+        work = page.locator('[data-field="members/0/employment_status"]')
+        # 47 years old: asked about work, not about school.
+        expect(school).to_be_hidden()
+        expect(work).to_be_visible()
+        # A typo that makes him 12: the school question appears, the work question goes.
+        page.get_by_label("Năm sinh", exact=True).fill("2015")
+        expect(school).to_be_visible()
+        expect(work).to_be_hidden()
+        page.get_by_label("Năm sinh", exact=True).fill("1980")
+        expect(school).to_be_hidden()
+        # The member's own id (the instance key) was made by the app, and the household size follows the roster.
+        last = h.value("lastAnswers")
+        assert last["member_count"] == 1 and len(last["members"]) == 1
+        assert len(last["members"][0]["member_id"]) == 36
+        # The constraint on relation, in the form's words: only the first person is the head.
+        page.get_by_test_id("repeat-done").click()  # shows what is left to answer, stays
+        expect(page.locator('[data-field="members/0/has_health_insurance"] .rf-error')).to_be_visible()
+        page.get_by_test_id("repeat-done").click()  # leaves
+        page.get_by_test_id("repeat-add").click()
+        _answer_member(page, "members/1", name="Lò Thị Mai", sex="Nữ", birth_year=1984, relation="Chủ hộ")
+        page.locator('[data-field="members/1/relation"]').get_by_role("radio", name="Chủ hộ").blur()
+        expect(page.locator('[data-field="members/1/relation"] .rf-error')).to_have_text(
+            "Người đầu tiên trong danh sách là chủ hộ, và chỉ có một chủ hộ")
+        page.locator('[data-field="members/1/relation"]').get_by_role("radio", name="Vợ/chồng", exact=True).check()
+        expect(page.locator('[data-field="members/1/relation"] .rf-error')).to_be_hidden()
+        h.screenshot("form-member-393.png")
+        # "Xong" with unanswered questions shows them once; a second tap goes back to the list.
+        page.get_by_test_id("repeat-done").click()
+        expect(page.locator('[data-field="members/1/has_health_insurance"] .rf-error')).to_have_text("Câu này cần trả lời.")
+        page.get_by_test_id("repeat-done").click()
+        cards = page.get_by_test_id("member-card")
+        expect(cards).to_have_count(2)
+        expect(cards.nth(1)).to_contain_text("Lò Thị Mai")
+        expect(cards.nth(1).locator(".rf-card-error")).to_be_visible()
+        assert h.value("lastAnswers.member_count") == 2
+        h.screenshot("form-roster-393.png")
+
+        # Removing takes two taps; the household size follows.
+        cards.nth(1).click()
+        page.get_by_test_id("repeat-remove").click()
+        expect(page.get_by_test_id("repeat-remove")).to_have_text("Chạm lần nữa để xóa")
+        assert len(h.value("lastAnswers.members")) == 2
+        page.get_by_test_id("repeat-remove").click()
+        expect(page.get_by_test_id("member-card")).to_have_count(1)
+        assert h.value("lastAnswers.member_count") == 1
+        assert [m["member_name"] for m in h.value("lastAnswers.members")] == ["Lò Văn Páo"]
+        assert page.evaluate("document.documentElement.scrollWidth") <= 393
+        assert h.violations() == []
+        assert h.foreign_requests() == []
+
+
+def _through_the_pages(page):
+    """Tap "Tiếp" until the result page (each page must be complete)."""
+    for _ in range(12):
+        if page.get_by_test_id("form-finish").count():
+            return
+        title = page.locator(".rf-title").inner_text()
+        page.get_by_test_id("form-next").click()
+        expect(page.locator(".rf-title")).not_to_have_text(title)
+    raise AssertionError("never reached the result page")
+
+
+@pytest.mark.parametrize(("case_id", "expected_class"), [
+    ("province-override-threshold-2", "Hộ nghèo"),
+    ("rural-at-line-2-deprivations-near-poor", "Hộ cận nghèo"),
+])
+def test_the_result_page_shows_the_class_and_its_reasons_as_the_server_computes_them(live, case_id, expected_class):
+    from forms.reasons import _money, explain
+
+    b = book()
+    case = next(c for c in b["cases"] if c["id"] == case_id)
+    parameters = case.get("parameters") or {}
+    answers = case_answers(case_id)
+    doc = form_document()
+    form = load_form(doc)
+    server = evaluate_submission(form, answers, parameters=parameters or None, today=date(2026, 10, 1))
+    assert server.errors == []
+    why = explain(form, server, parameters or None)
+    with harness(live) as h:
+        page = h.page
+        h.mount(definition=doc, parameters=parameters, answers=answers)
+        expect(page.get_by_test_id("live-classification")).to_have_text(f"Tạm tính: {expected_class}")
+        _through_the_pages(page)
+        expect(page.locator(".rf-title")).to_have_text("Kết quả")
+        expect(page.get_by_test_id("result-class")).to_have_text(expected_class)
+        income = why["income"]
+        deprived = ", ".join(d["label"]["vi"] for d in why["deprivations"])
+        summary = (f"{expected_class}: thu nhập bình quân {_money(income['per_person'], 'vi', income['line'])} đ/người/tháng "
+                   f"≤ chuẩn nông thôn{' của tỉnh' if income['set_by_province'] else ''} {_money(income['line'], 'vi')} đ; "
+                   f"thiếu hụt {why['deprivation_count']}/12 chỉ số: {deprived}")
+        expect(page.get_by_test_id("result-summary")).to_have_text(summary)
+        # The full explanation is, word for word, the one the server gives the commune.
+        page.locator(".rf-result-details summary").click()
+        expect(page.get_by_test_id("result-sentence")).to_have_text(why["sentence"]["vi"])
+        h.screenshot(f"form-result-{case_id}-393.png")
+        page.get_by_test_id("form-finish").click()
+        page.wait_for_function("window.harness.finished !== null")
+        finished = h.value("finished")
+        # What "Hoàn tất" hands over is exactly what the server stores and computes from it: the
+        # same outputs as the household had, and each member now carries the id the app gave it.
+        again = evaluate_submission(form, finished["answers"], parameters=parameters or None, today=date(2026, 10, 1))
+        assert again.errors == []
+        assert finished["answers"] == json_ready(again.answers)
+        assert finished["outputs"] == json_ready(server.outputs) == json_ready(again.outputs)
+        assert all(len(m["member_id"]) == 36 for m in finished["answers"]["members"])
+        assert finished["reasons"]["sentence"] == why["sentence"]
+        assert h.violations() == []
+        assert h.foreign_requests() == []
+
+
+def json_ready(value):
+    import json
+
+    return json.loads(json.dumps(value))

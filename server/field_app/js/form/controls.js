@@ -10,7 +10,7 @@ import { formatNumber } from './reasons.js';
 import { h, uid } from './dom.js';
 import { POOR_ACCURACY_M, compressPhoto, devicePosition, geopointAnswer, sha256Hex } from './media.js';
 
-const RADIO_LIMIT = 8; // longer lists (54 ethnic groups) become a drop-down
+const RADIO_LIMIT = 12; // longer lists (54 ethnic groups) become a drop-down; up to 12 rows are quicker to tap
 
 /** Parse an integer as typed: dots and spaces as thousands separators. */
 export function parseInteger(text) {
@@ -56,8 +56,8 @@ export class Control {
   label() {
     const { view, field } = this;
     const text = view.text(field.label) || field.name;
-    return h('label', { class: 'rf-label', for: this.inputId },
-      text, field.required ? h('span', { class: 'req', 'aria-hidden': 'true' }, ' *') : null);
+    // The required mark is drawn by CSS (.rf-required::after) so that it is not part of the name.
+    return h('label', { class: `rf-label${field.required ? ' rf-required' : ''}`, for: this.inputId }, text);
   }
 
   hint() {
@@ -214,7 +214,7 @@ class ChoiceControl extends Control {
       return h('label', { class: 'rf-choice' }, input, h('span', {}, view.text(c.label) || c.value));
     });
     this.el = h('fieldset', { class: 'rf-choices', 'aria-describedby': this.errorId },
-      h('legend', { class: 'rf-label' }, text, field.required ? h('span', { class: 'req', 'aria-hidden': 'true' }, ' *') : null),
+      h('legend', { class: `rf-label${field.required ? ' rf-required' : ''}` }, text),
       super.hint(), items);
     this.showValue();
     return this.el;

@@ -287,7 +287,8 @@ export class FormView {
 
   updateLive() {
     const c = this.classificationReady() ? this.result.outputs.classification : null;
-    this.live.hidden = c === null || c === undefined;
+    // The result page says it in large type; the strip is for the pages that lead there.
+    this.live.hidden = c === null || c === undefined || this.stack[0].type === 'result';
     this.live.textContent = this.live.hidden ? '' : this.t('form.live', { classification: this.t(`form.class.${c}`) });
     this.live.dataset.classification = c || '';
   }
@@ -438,7 +439,9 @@ export class FormView {
       this.show();
     });
     const box = h('section', { class: 'rf-repeat', 'data-field': path },
-      h('h3', { class: 'rf-repeat-title' }, this.text(repeat.label) || repeat.name), list, error, add);
+      // A top-level repeat names its page (pageTitle); a nested one gets its own heading.
+      scope.path ? h('h3', { class: 'rf-repeat-title' }, this.text(repeat.label) || repeat.name) : null,
+      list, error, add);
     const draw = () => {
       const items = Array.isArray(scope.container[repeat.name]) ? scope.container[repeat.name] : [];
       const cards = items.map((item, i) => this.card(repeat, scope, item, i));

@@ -67,16 +67,16 @@ export function renderResult(view) {
       return h('li', {}, h('span', { class: 'rf-problem-where' }, problemLabel(view, e.path)), ' ',
         h('span', { class: 'rf-problem-what' }, field ? view.errorText(field, e) : e.message), ' ', fix);
     }));
-    out.push(h('section', { class: 'rf-result-problems', role: 'alert', 'data-testid': 'rf-result-problems' },
+    out.push(h('section', { class: 'rf-result-problems', role: 'alert', 'data-testid': 'result-problems' },
       h('h3', {}, view.t('form.result.problems', { n: problems.length })), list));
   }
   if (classification) {
     out.push(h('p', { class: `rf-result-class rf-result-${classification}`, 'data-testid': 'result-class' },
       view.t(`form.class.${classification}`)));
-    out.push(h('p', { class: 'rf-result-summary', 'data-testid': 'rf-result-summary' },
+    out.push(h('p', { class: 'rf-result-summary', 'data-testid': 'result-summary' },
       `${view.t(`form.class.${classification}`)}: ${summaryText(view, reasons)}`));
     if (reasons.deprivations.length) {
-      out.push(h('ul', { class: 'rf-result-deprivations', 'data-testid': 'rf-result-deprivations' },
+      out.push(h('ul', { class: 'rf-result-deprivations', 'data-testid': 'result-deprivations' },
         reasons.deprivations.map((d) => h('li', {}, capitalise(itemText(view.lang, d))))));
     }
     out.push(h('details', { class: 'rf-result-details' },
