@@ -29,7 +29,7 @@ class App {
     this.formHandle = null;
     this.storage = null;
     this.notice = null; // a message for the next screen ({text, kind})
-    this.updates = new Updates(() => !this.inForm, () => this.refreshBanner());
+    this.updates = new Updates(() => !this.inForm, () => this.refreshBanner(), () => !this.session);
     this.home = { tab: 'assigned', query: '' };
   }
 
@@ -43,6 +43,7 @@ class App {
     const known = await accounts();
     if (known.length) showUnlock(this, known);
     else showLogin(this);
+    this.updates.apply(); // a version that waited for the last household to end: take it now
     document.body.classList.add('ready');
   }
 
@@ -110,8 +111,6 @@ class App {
     if (tokens) client.adopt(tokens);
     this.session = { vault, client, visits, engine, user: profile.user || { id: vault.user } };
     askPersistence().then((s) => { this.storage = s; this.refreshBanner(); });
-    // Between households: a waiting update is applied now rather than mid-form later.
-    if (this.updates.apply()) return;
     this.showHome();
     if (navigator.onLine) this.sync({ quiet: true });
   }

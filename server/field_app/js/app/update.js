@@ -6,8 +6,11 @@
 // over only when no form is open (`isIdle`), and reloads once it controls the page.
 
 export class Updates {
-  constructor(isIdle, changed) {
+  // isIdle(): no form is open. isLocked(): nobody is unlocked (the update is taken at once, before
+  // the PIN is typed). changed(): a version is waiting (the page shows "Cập nhật ngay").
+  constructor(isIdle, changed, isLocked = () => false) {
     this.isIdle = isIdle;
+    this.isLocked = isLocked;
     this.changed = changed;
     this.registration = null;
     this.waiting = false;
@@ -16,10 +19,11 @@ export class Updates {
 
   async register() {
     if (!('serviceWorker' in navigator)) return;
-    const hadController = Boolean(navigator.serviceWorker.controller);
+    let controlled = Boolean(navigator.serviceWorker.controller);
     navigator.serviceWorker.addEventListener('controllerchange', () => {
       // The first install claims the page: nothing to reload. Later, a new version took over.
-      if (!hadController || this.reloading) return;
+      if (!controlled) { controlled = true; return; }
+      if (this.reloading) return;
       this.reloading = true;
       window.location.reload();
     });
@@ -33,7 +37,8 @@ export class Updates {
       const seen = () => {
         if (worker.state === 'installed' && navigator.serviceWorker.controller) {
           this.waiting = true;
-          this.changed();
+          if (this.isLocked()) this.apply();
+          else this.changed();
         }
       };
       worker.addEventListener('statechange', seen);
