@@ -250,3 +250,32 @@ def test_a_rejected_item_is_explained_and_can_be_fixed(phone, live):
     assert stored_counts(live, [entry["id"]], [entry["item"]["household_id"]]) == (
         {entry["id"]: 1}, {entry["item"]["household_id"]: 1})
     assert phone.violations() == []
+
+
+def test_visits_are_stamped_with_the_servers_time_when_the_phones_clock_is_wrong(phone, live):
+    """A cheap phone whose battery died starts again in 2021: the app keeps its offset from the
+    server's `server_time`, and the visit carries the corrected time."""
+    from datetime import datetime, timedelta, timezone
+
+    phone.page.clock.set_system_time(datetime(2021, 3, 1, 3, 0, tzinfo=timezone.utc))
+    page = phone.open()
+    assert page.evaluate("new Date().getUTCFullYear()") == 2021
+    phone.log_in(*ENUMERATOR)
+    phone.wait_synced()
+    offset_ms = page.evaluate("window.rasoatApp.session && import('/app/js/app/clock.js').then((c) => c.offset())")
+    assert offset_ms > 365 * 24 * 3600 * 1000  # milliseconds: years behind
+    phone.offline(True)
+    new_visit(phone)
+    fill_household(page, household("Vũ Văn Giang", "MT-0501", ["head_m40"], area_type="urban"))
+    finish(phone)
+    entry = outbox(phone)[0]
+    stamped = datetime.fromisoformat(entry["item"]["finished_at"])
+    now = datetime.now(timezone.utc)
+    assert abs(stamped - now) < timedelta(minutes=10), (stamped, now)
+    assert stamped.utcoffset() == timedelta(hours=7)  # written in Vietnam time
+    phone.offline(False)
+    phone.sync_now()
+    expect(page.locator("[data-testid=results] > li[data-status=accepted]")).to_have_count(1)
+    token = api_token(live, *SUPERVISOR)
+    stored = api(live, token, "GET", f"/api/v1/submissions/{entry['id']}").json()
+    assert abs(datetime.fromisoformat(stored["finished_at"].replace("Z", "+00:00")) - now) < timedelta(minutes=10)
