@@ -33,7 +33,9 @@ function kind(value) {
   return 'an object';
 }
 
-const nfc = (s) => s.normalize('NFC');
+// Most answers are plain ASCII (codes, choice values): normalise only the others, as Python does.
+const NON_ASCII = /[^\x00-\x7f]/;
+const nfc = (s) => (NON_ASCII.test(s) ? s.normalize('NFC') : s);
 // Python's repr of a float (the bounds in the messages are floats there: 90.0).
 const pyFloat = (x) => (Number.isInteger(x) ? x.toFixed(1) : String(x));
 

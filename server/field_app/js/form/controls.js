@@ -7,7 +7,7 @@
 
 import { textIn } from './engine.js';
 import { formatNumber } from './reasons.js';
-import { h, uid } from './dom.js';
+import { h, setHidden, setText, uid } from './dom.js';
 import { POOR_ACCURACY_M, compressPhoto, devicePosition, geopointAnswer, sha256Hex } from './media.js';
 
 const RADIO_LIMIT = 12; // longer lists (54 ethnic groups) become a drop-down; up to 12 rows are quicker to tap
@@ -81,13 +81,15 @@ export class Control {
   /** Show the engine's view: relevance, the error to show, the value if it changed elsewhere. */
   update(inst, errors) {
     const relevant = !inst || !inst.irrelevant.has(this.field.name);
-    this.wrapper.hidden = !relevant;
+    setHidden(this.wrapper, !relevant);
     if (!relevant) return;
     const shown = this.view.showErrorsFor(this.path);
     const message = this.localError ? this.view.t(this.localError)
       : (shown && errors.length ? this.view.errorText(this.field, errors[0]) : null);
-    this.errorEl.hidden = !message;
-    this.errorEl.textContent = message || '';
+    if (message === this.shownMessage) return;
+    this.shownMessage = message;
+    setHidden(this.errorEl, !message);
+    setText(this.errorEl, message || '');
     this.wrapper.classList.toggle('has-error', Boolean(message));
     const input = this.focusTarget();
     if (input) {
@@ -145,7 +147,7 @@ class NumberControl extends Control {
   showPreview() {
     const v = this.value;
     // 216000000 is hard to read on a small screen: show it grouped, as money is written.
-    this.preview.textContent = typeof v === 'number' && Math.abs(v) >= 10000 ? formatNumber(v, this.view.lang) : '';
+    setText(this.preview, typeof v === 'number' && Math.abs(v) >= 10000 ? formatNumber(v, this.view.lang) : '');
   }
 
   update(inst, errors) {
@@ -256,8 +258,7 @@ class ChoiceControl extends Control {
           ctx.choice = null;
         }
         const option = this.options[i];
-        if (option.tagName === 'OPTION') option.hidden = !ok;
-        else option.closest('label').hidden = !ok;
+        setHidden(option.tagName === 'OPTION' ? option : option.closest('label'), !ok);
       });
     }
   }
@@ -307,6 +308,9 @@ class GeopointControl extends Control {
   show() {
     const { view } = this;
     const v = this.value;
+    const key = JSON.stringify(v);
+    if (key === this.shownKey && !this.button.disabled) return;
+    this.shownKey = key;
     this.clearButton.hidden = !v;
     this.button.textContent = view.t(v ? 'form.gps.retake' : 'form.gps.take');
     if (!v || typeof v !== 'object') {
@@ -375,9 +379,9 @@ class ImageControl extends Control {
 
   async show() {
     const v = this.value;
+    if (v === this.shownRef) return;
     this.remove.hidden = !v;
     this.pick.textContent = this.view.t(v ? 'form.photo.retake' : 'form.photo.take');
-    if (v === this.shownRef) return;
     this.shownRef = v;
     if (this.thumbUrl) { URL.revokeObjectURL(this.thumbUrl); this.thumbUrl = null; }
     this.thumb.hidden = true;

@@ -40,3 +40,13 @@ export function ensureStylesheet(href) {
   if (document.querySelector(`link[rel="stylesheet"][href="${href}"]`)) return;
   document.head.append(h('link', { rel: 'stylesheet', href }));
 }
+
+/** Write only what changed: every write invalidates style and layout, and a 30-member roster
+ * refreshes on every keystroke. */
+export function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+export function setHidden(el, hidden) {
+  if (el.hidden !== hidden) el.hidden = hidden;
+}

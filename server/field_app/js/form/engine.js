@@ -84,6 +84,7 @@ class Field {
   }
 
   get kind() {
+    if (this.kindCache !== undefined) return this.kindCache;
     if (this.type === 'repeat') return REPEAT;
     if (this.type === 'group') return GROUP;
     if (this.type === 'note') return NOTE;
@@ -302,6 +303,7 @@ export class CompiledForm {
       this.scopes.push(scope);
       for (const [name, f] of scope.fields) {
         const kind = f.kind;
+        f.kindCache = kind; // read for every answer of every evaluation
         f.choiceIndexMap = f.choices ? this.choiceIndex[f.choices] || null : null;
         if (kind === INPUT && (f.required || f.constraint !== null || f.choiceFilter !== null)) scope.checks.push(f);
         if (kind === REPEAT && f.repeatCount !== null) scope.repeatChecks.push(f);

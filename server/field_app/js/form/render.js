@@ -18,7 +18,7 @@
 import { INPUT, compileForm, runForm, textIn, toToday } from './engine.js';
 import { explain } from './reasons.js';
 import { controlFor } from './controls.js';
-import { clear, ensureStylesheet, h } from './dom.js';
+import { clear, ensureStylesheet, h, setHidden, setText } from './dom.js';
 import { applyPrefill } from './prefill.js';
 import { renderResult } from './result.js';
 
@@ -189,11 +189,12 @@ export class FormView {
       byPath.get(e.path).push(e);
     }
     this.errorsByPath = byPath;
+    this.blocking = this.result.errors.filter((e) => e.code !== 'not_relevant');
   }
 
   /** Problems that block "Hoàn tất" (everything but hidden answers the engine drops itself). */
   blockingErrors() {
-    return this.result.errors.filter((e) => e.code !== 'not_relevant');
+    return this.blocking;
   }
 
   changed(control) {
@@ -282,15 +283,16 @@ export class FormView {
     if (at <= 0) at = 1;
     this.progress.max = total;
     this.progress.value = at;
-    this.progressText.textContent = this.t('form.progress', { n: at, total });
+    setText(this.progressText, this.t('form.progress', { n: at, total }));
   }
 
   updateLive() {
     const c = this.classificationReady() ? this.result.outputs.classification : null;
     // The result page says it in large type; the strip is for the pages that lead there.
-    this.live.hidden = c === null || c === undefined || this.stack[0].type === 'result';
-    this.live.textContent = this.live.hidden ? '' : this.t('form.live', { classification: this.t(`form.class.${c}`) });
-    this.live.dataset.classification = c || '';
+    const hidden = c === null || c === undefined || this.stack[0].type === 'result';
+    setHidden(this.live, hidden);
+    setText(this.live, hidden ? '' : this.t('form.live', { classification: this.t(`form.class.${c}`) }));
+    if (this.live.dataset.classification !== (c || '')) this.live.dataset.classification = c || '';
   }
 
   showPage(index) {
@@ -396,7 +398,7 @@ export class FormView {
       const legend = this.text(f.label);
       const box = h('fieldset', { class: 'rf-group' }, legend ? h('legend', {}, legend) : null,
         this.renderFields(f.fields, scope));
-      this.groups.push({ update: () => { const inst = this.instanceAt(scope.instPath); box.hidden = Boolean(inst && inst.irrelevant.has(f.name)); } });
+      this.groups.push({ update: () => { const inst = this.instanceAt(scope.instPath); setHidden(box, Boolean(inst && inst.irrelevant.has(f.name))); } });
       return box;
     }
     if (f.type === 'repeat') return this.renderRepeat(f, scope);
@@ -453,11 +455,11 @@ export class FormView {
     this.cards.push({
       update: () => {
         const inst = this.instanceAt(scope.instPath);
-        box.hidden = Boolean(inst && inst.irrelevant.has(repeat.name));
+        setHidden(box, Boolean(inst && inst.irrelevant.has(repeat.name)));
         const errors = (this.errorsByPath.get(path) || []);
         const show = errors.length && this.showErrorsFor(path);
-        error.hidden = !show;
-        error.textContent = show ? this.errorText(repeat, errors[0]) : '';
+        setHidden(error, !show);
+        setText(error, show ? this.errorText(repeat, errors[0]) : '');
         const items = Array.isArray(scope.container[repeat.name]) ? scope.container[repeat.name] : [];
         if (items.length !== cards.length) cards = draw();
         for (const c of cards) c.update();
@@ -508,14 +510,14 @@ export class FormView {
       el: h('li', {}, button),
       update: () => {
         const [t1, t2] = this.cardText(repeat, item, i);
-        title.textContent = t1;
-        sub.textContent = t2;
+        setText(title, t1);
+        setText(sub, t2);
         const prefix = `${base}/`;
-        const n = this.blockingErrors().filter((e) => e.path.startsWith(prefix)).length;
+        const n = this.blocking.filter((e) => e.path.startsWith(prefix)).length;
         const show = n > 0 && (this.revealed.has(`inst:${base}`) || this.showErrorsFor(`${scope.path ? `${scope.path}/` : ''}${repeat.name}`)
           || this.revealed.has(this.viewKey(this.stack[this.stack.length - 1])));
-        badge.hidden = !show;
-        badge.textContent = show ? this.t('form.repeat.problems', { n }) : '';
+        setHidden(badge, !show);
+        setText(badge, show ? this.t('form.repeat.problems', { n }) : '');
         button.classList.toggle('rf-card-invalid', Boolean(show));
       },
     };
@@ -534,7 +536,7 @@ export class FormView {
     const heading = h('h2', { class: 'rf-title' });
     const setHeading = () => {
       const [title] = this.cardText(repeat, item, index);
-      heading.textContent = this.t('form.repeat.heading', { n: index + 1, name: title });
+      setText(heading, this.t('form.repeat.heading', { n: index + 1, name: title }));
     };
     setHeading();
     this.groups.push({ update: setHeading });
