@@ -110,6 +110,8 @@ def main() -> int:
             page.locator('[data-testid="form-prev"]').click()
             page.locator('[data-testid="member-card"]').nth(5).click()
             page.locator('[data-field="members/5/birth_year"] input').wait_for()
+            results["(nothing listening, on the member's page)"] = page.evaluate(MEASURE, {
+                "selector": "#idle", "values": ["1", "2"], "expected": None, "rounds": args.rounds + 5})[5:]
             runs = page.evaluate(MEASURE, {
                 "selector": '[data-field="members/5/birth_year"] input', "values": ["2015", "1990"],
                 "expected": None, "rounds": args.rounds + 5})[5:]

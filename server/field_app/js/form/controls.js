@@ -239,11 +239,18 @@ class ChoiceControl extends Control {
       return;
     }
     const chosen = new Set(Array.isArray(v) ? v : v === null ? [] : [v]);
-    for (const o of this.options) o.checked = chosen.has(o.value);
+    for (const o of this.options) {
+      const on = chosen.has(o.value);
+      if (o.checked !== on) o.checked = on;
+      // A class rather than :has(:checked), whose style invalidation is costly on long pages.
+      const row = o.closest('label');
+      if (row.classList.contains('rf-chosen') !== on) row.classList.toggle('rf-chosen', on);
+    }
   }
 
   update(inst, errors) {
     super.update(inst, errors);
+    if (this.el.tagName !== 'SELECT') this.showValue();
     // choice_filter: offer only what the form allows here (the engine refuses the rest).
     if (this.field.choiceFilter && inst) {
       const ctx = inst.ctx;
