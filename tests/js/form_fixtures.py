@@ -114,6 +114,92 @@ VARIANTS = {
 }
 
 
+# A small form using what the bundled forms do not: choice filters, a required condition,
+# dates and today(), a note, a read-only calculation, a relevant group, a relevant repeat and a
+# repeat inside a repeat, select_multiple with a filter, datetime. Its households below are
+# evaluated by both engines too.
+SYNTHETIC_FORM = {
+    "form_id": "engine-features",
+    "version": "1",
+    "title": {"vi": "Kiểm tra", "en": "Check"},
+    "languages": ["vi", "en"],
+    "parameters": {"min_age": 18, "region": "north"},
+    "choices": {
+        "province": [{"value": "01", "label": "Hà Nội", "region": "north"},
+                     {"value": "79", "label": "TP Hồ Chí Minh", "region": "south"}],
+        "district": [{"value": "001", "label": "Ba Đình", "province": "01"},
+                     {"value": "002", "label": "Hoàn Kiếm", "province": "01"},
+                     {"value": "760", "label": "Quận 1", "province": "79"}],
+        "crop": [{"value": "rice", "label": "Lúa", "season": "wet"}, {"value": "maize", "label": "Ngô", "season": "dry"},
+                 {"value": "tea", "label": "Chè", "season": "wet"}],
+        "yes_no": [{"value": "yes", "label": "Có"}, {"value": "no", "label": "Không"}],
+    },
+    "fields": [
+        {"name": "province", "type": "select_one", "choices": "province", "required": True,
+         "choice_filter": "region = ${param:region} or ${allow_south} = 'yes'"},
+        {"name": "allow_south", "type": "select_one", "choices": "yes_no"},
+        {"name": "district", "type": "select_one", "choices": "district", "required": True,
+         "choice_filter": "province = ${province}"},
+        {"name": "visit_date", "type": "date", "required": True,
+         "constraint": ". <= today()", "constraint_message": {"vi": "Ngày không được sau hôm nay", "en": "Not after today"}},
+        {"name": "visited_at", "type": "datetime"},
+        {"name": "days_since", "type": "calculate", "calculation": "number(today()) - number(${visit_date})"},
+        {"name": "intro", "type": "note", "label": {"vi": "Ghi chú", "en": "Note"}},
+        {"name": "code", "type": "text", "read_only": True, "calculation": "concat(${province}, '-', ${district})"},
+        {"name": "has_farm", "type": "select_one", "choices": "yes_no", "required": True},
+        {"name": "farm", "type": "group", "relevant": "${has_farm} = 'yes'", "fields": [
+            {"name": "crops", "type": "select_multiple", "choices": "crop", "required": True,
+             "choice_filter": "season = 'wet' or ${province} = '79'"},
+            {"name": "area", "type": "decimal", "required": "count-selected(${crops}) > 1",
+             "required_message": {"vi": "Nhập diện tích khi trồng nhiều loại", "en": "Area when several crops"}},
+        ]},
+        {"name": "plots", "type": "repeat", "relevant": "${has_farm} = 'yes'", "repeat_count": "${plot_count}", "fields": [
+            {"name": "plot_name", "type": "text", "required": True},
+            {"name": "owner_age", "type": "integer", "constraint": ". >= ${param:min_age}"},
+            {"name": "trees", "type": "repeat", "fields": [
+                {"name": "kind", "type": "text"},
+                {"name": "height", "type": "decimal", "constraint": ". > 0 and . < 100"},
+            ]},
+            {"name": "tree_count", "type": "calculate", "calculation": "count(${trees})"},
+            {"name": "where", "type": "calculate", "calculation": "concat(${plot_name}, '@', ${district}, '#', position(..))"},
+        ]},
+        {"name": "plot_count", "type": "integer", "relevant": "${has_farm} = 'yes'"},
+        {"name": "total_trees", "type": "calculate", "calculation": "sum(${tree_count})"},
+        {"name": "all_heights", "type": "calculate", "calculation": "sum(${height})"},
+        {"name": "summary", "type": "calculate",
+         "calculation": "if(${has_farm} = 'yes', concat(${code}, ':', ${total_trees}), 'none')"},
+    ],
+    "outputs": {"household_code": "code", "head_name": "summary"},
+}
+
+_FARM = {"province": "01", "district": "002", "visit_date": "2026-09-30", "has_farm": "yes",
+         "crops": ["rice", "tea"], "area": 1.5, "plot_count": 2,
+         "plots": [{"plot_name": "Bãi trên", "owner_age": 40, "trees": [{"kind": "nhãn", "height": 3.5},
+                                                                      {"kind": "vải", "height": 4}]},
+                   {"plot_name": "Ruộng dưới", "owner_age": 60, "trees": []}]}
+SYNTHETIC_ANSWERS = {
+    "farm": _FARM,
+    "no-farm": {"province": "01", "district": "001", "visit_date": "2026-10-01", "has_farm": "no",
+                "visited_at": "2026-10-01T08:30:00+07:00"},
+    "no-farm-but-farm-answers": dict(_FARM, has_farm="no"),
+    "filtered-province": dict(_FARM, province="79", district="760"),
+    "south-allowed": dict(_FARM, province="79", district="760", allow_south="yes", crops=["maize"], area=None),
+    "district-of-another-province": dict(_FARM, district="760"),
+    "crop-filtered-out": dict(_FARM, crops=["rice", "maize"]),
+    "area-required-when-several": {k: v for k, v in _FARM.items() if k != "area"},
+    "future-date": dict(_FARM, visit_date="2026-10-02"),
+    "bad-date": dict(_FARM, visit_date="2026-02-30"),
+    "bad-datetime": dict(_FARM, visited_at="2026-10-01 08:30"),
+    "read-only-answered": dict(_FARM, code="X"),
+    "note-answered": dict(_FARM, intro="hello"),
+    "plot-count-mismatch": dict(_FARM, plot_count=3),
+    "young-owner-tall-tree": dict(_FARM, plots=[{"plot_name": "A", "owner_age": 12,
+                                                  "trees": [{"kind": "x", "height": 120}]}, {"plot_name": "B"}]),
+    "nested-unknown-key": dict(_FARM, plots=[{"plot_name": "A", "trees": [{"colour": "green"}]}, {"plot_name": "B"}]),
+    "missing-plot-name": dict(_FARM, plots=[{"owner_age": 30}, {"plot_name": "B"}]),
+}
+
+
 def _problems(result) -> list[dict]:
     return [p.to_dict() for p in result.errors]
 
@@ -157,7 +243,14 @@ def build_fixture() -> dict:
             entry = _entry(form, path.name, name, make(base), None)
             entry["input"] = make(base)
             variants.append(entry)
-    return {"today": TODAY.isoformat(), "cases": cases, "variants": variants}
+    synthetic = []
+    form = load_form(SYNTHETIC_FORM)
+    for name, answers in SYNTHETIC_ANSWERS.items():
+        entry = _entry(form, "synthetic", name, answers, None)
+        entry["input"] = answers
+        synthetic.append(entry)
+    return {"today": TODAY.isoformat(), "cases": cases, "variants": variants,
+            "synthetic_form": SYNTHETIC_FORM, "synthetic": synthetic}
 
 
 def build_supplements() -> str:
@@ -184,8 +277,8 @@ def fixture_text() -> str:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))  # key order is answer order
 
     lists = ",\n".join(
-        f"{line(key)}:[\n" + ",\n".join(line(c) for c in data[key]) + "\n]" for key in ("cases", "variants"))
-    return f'{{"today":{line(data["today"])},\n{lists}}}\n'
+        f"{line(key)}:[\n" + ",\n".join(line(c) for c in data[key]) + "\n]" for key in ("cases", "variants", "synthetic"))
+    return f'{{"today":{line(data["today"])},\n"synthetic_form":{line(data["synthetic_form"])},\n{lists}}}\n'
 
 
 

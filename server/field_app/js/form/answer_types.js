@@ -36,6 +36,11 @@ function kind(value) {
 // Most answers are plain ASCII (codes, choice values): normalise only the others, as Python does.
 const NON_ASCII = /[^\x00-\x7f]/;
 const nfc = (s) => (NON_ASCII.test(s) ? s.normalize('NFC') : s);
+// Python's repr of a string (the messages quote values as the server's do).
+export function pyRepr(text) {
+  if (text.includes("'") && !text.includes('"')) return `"${text}"`;
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
 // Python's repr of a float (the bounds in the messages are floats there: 90.0).
 const pyFloat = (x) => (Number.isInteger(x) ? x.toFixed(1) : String(x));
 
@@ -76,8 +81,8 @@ function validDate(text) {
 
 function checkDate(value) {
   if (typeof value !== 'string') throw new AnswerTypeError('invalid_type', `expected a date 'YYYY-MM-DD', got ${kind(value)}`);
-  if (!DATE_RE.test(value)) throw new AnswerTypeError('invalid_value', `expected a date 'YYYY-MM-DD', got ${value.slice(0, 40)}`);
-  if (!validDate(value)) throw new AnswerTypeError('invalid_value', `no such date: ${value}`);
+  if (!DATE_RE.test(value)) throw new AnswerTypeError('invalid_value', `expected a date 'YYYY-MM-DD', got ${pyRepr(value.slice(0, 40))}`);
+  if (!validDate(value)) throw new AnswerTypeError('invalid_value', `no such date: ${pyRepr(value)}`);
   return value;
 }
 
@@ -85,15 +90,15 @@ function checkDatetime(value) {
   if (typeof value !== 'string') throw new AnswerTypeError('invalid_type', `expected an ISO 8601 date-time, got ${kind(value)}`);
   if (!DATETIME_RE.test(value)) {
     throw new AnswerTypeError('invalid_value',
-      `expected an ISO 8601 date-time with offset (2026-09-01T08:30:00+07:00), got ${value.slice(0, 40)}`);
+      `expected an ISO 8601 date-time with offset (2026-09-01T08:30:00+07:00), got ${pyRepr(value.slice(0, 40))}`);
   }
   const [h, mi, s] = value.slice(11, 19).split(':').map((x) => Number(x || 0));
   if (!validDate(value.slice(0, 10)) || h > 23 || mi > 59 || s > 59) {
-    throw new AnswerTypeError('invalid_value', `no such date-time: ${value}`);
+    throw new AnswerTypeError('invalid_value', `no such date-time: ${pyRepr(value)}`);
   }
   const offset = value.match(/([+-])(\d{2}):(\d{2})$/);
   if (offset && (Number(offset[2]) > 23 || Number(offset[3]) > 59)) {
-    throw new AnswerTypeError('invalid_value', `no such date-time: ${value}`);
+    throw new AnswerTypeError('invalid_value', `no such date-time: ${pyRepr(value)}`);
   }
   return value;
 }
