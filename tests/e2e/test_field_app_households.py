@@ -109,6 +109,15 @@ def test_offline_households_survive_reloads_and_are_stored_exactly_once(phone, l
     new_visit(phone)
     fill_household(page, second, stop_after_members=1)
     expect(page.get_by_test_id("saved")).to_contain_text("Đã lưu trên máy")
+    # The browser drops the database connection (as it does to a tab in the background): the
+    # next save opens it again.
+    page.evaluate("import('/app/js/app/db.js').then((db) => db.dropConnection())")
+    page.get_by_test_id("repeat-add").click()
+    page.get_by_label("Họ và tên", exact=True).fill("Đỗ Văn Tạm")
+    page.wait_for_function("() => import('/app/js/app/db.js').then((db) => db.stats.reopened >= 1)")
+    page.get_by_test_id("repeat-remove").click()
+    page.get_by_test_id("repeat-remove").click()
+    expect(page.get_by_test_id("member-card")).to_have_count(1)
     phone.shot("field-form-member-393")
     page.reload()
     expect(page.get_by_role("heading", name="Mở khóa")).to_be_visible()
@@ -142,6 +151,8 @@ def test_offline_households_survive_reloads_and_are_stored_exactly_once(phone, l
     phone.shot("field-sync-393")
     page.locator(".bar-back").click()
     assert phone.tab_count("sent") == 2
+    # The pull brought both households back as the village's records (for the next visit).
+    assert phone.tab_count("assigned") == 2
     phone.tab("sent")
     expect(page.get_by_test_id("sent").first).to_contain_text("Chờ duyệt")
     phone.shot("field-sent-393")

@@ -45,6 +45,7 @@ class App {
     else showLogin(this);
     this.updates.apply(); // a version that waited for the last household to end: take it now
     document.body.classList.add('ready');
+    window.rasoatReadyAt = performance.now(); // the first screen is usable (bench/field_app_bench.py)
   }
 
   async switchLanguage() {
