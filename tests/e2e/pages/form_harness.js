@@ -27,6 +27,11 @@ window.harness = {
   position: null, // what getPosition answers next: {lat, lon, accuracy} or {error: code}
   handle: null,
   evaluateForm,
+  async imageInfo(ref) {
+    const blob = files.get(ref);
+    const bitmap = await createImageBitmap(blob);
+    return { width: bitmap.width, height: bitmap.height, type: blob.type, size: blob.size };
+  },
   async mount(config) {
     const lang = config.lang || 'vi';
     const t = translator(await catalogue(lang));

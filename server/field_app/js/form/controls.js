@@ -86,6 +86,7 @@ export class Control {
     const shown = this.view.showErrorsFor(this.path);
     const message = this.localError ? this.view.t(this.localError)
       : (shown && errors.length ? this.view.errorText(this.field, errors[0]) : null);
+    this.showComputed(inst);
     if (message === this.shownMessage) return;
     this.shownMessage = message;
     setHidden(this.errorEl, !message);
@@ -100,6 +101,14 @@ export class Control {
 
   focusTarget() {
     return this.wrapper.querySelector('input, select, textarea, button');
+  }
+
+  /** A read-only field shows the engine's value (its calculation), never an answer. */
+  showComputed(inst) {
+    if (!this.field.readOnly || !inst || !this.el || !('value' in this.el)) return;
+    const v = inst.values[this.field.name];
+    const text = v === null || v === undefined ? '' : String(v);
+    if (this.el.value !== text) this.el.value = text;
   }
 }
 
@@ -281,7 +290,20 @@ class NoteControl extends Control {
   }
 }
 
+/** Fields answered with buttons: the question is a group's name, not a label of one button. */
+function groupLabel(control) {
+  const id = `${control.inputId}-label`;
+  control.wrapper.setAttribute('role', 'group');
+  control.wrapper.setAttribute('aria-labelledby', id);
+  const { field } = control;
+  return h('p', { class: `rf-label${field.required ? ' rf-required' : ''}`, id }, control.view.text(field.label) || field.name);
+}
+
 class GeopointControl extends Control {
+  label() {
+    return groupLabel(this);
+  }
+
   input() {
     const { view } = this;
     this.status = h('p', { class: 'rf-geo-status', 'aria-live': 'polite' });
@@ -290,23 +312,27 @@ class GeopointControl extends Control {
     this.button.addEventListener('click', () => this.locate());
     this.clearButton = h('button', { type: 'button', class: 'btn btn-link' }, view.t('form.gps.clear'));
     this.clearButton.addEventListener('click', () => this.set(null));
+    // Why the last try failed, under the fix that is kept.
+    this.problem = h('p', { class: 'rf-geo-problem', role: 'alert', hidden: true });
     this.show();
-    return h('div', { class: 'rf-geo' }, this.button, this.status, this.clearButton);
+    return h('div', { class: 'rf-geo' }, this.button, this.status, this.problem, this.clearButton);
   }
 
   async locate() {
     const { view } = this;
     this.button.disabled = true;
-    this.status.textContent = view.t('form.gps.waiting');
-    this.status.className = 'rf-geo-status';
+    setHidden(this.problem, false);
+    setText(this.problem, view.t('form.gps.waiting'));
+    this.problem.className = 'rf-geo-problem';
     try {
       const pos = await (view.options.getPosition || devicePosition)();
       if (view.destroyed) return;
+      setHidden(this.problem, true);
       this.set(geopointAnswer(pos));
     } catch (error) {
       if (view.destroyed) return;
-      this.status.textContent = view.t(`form.gps.error.${error.code || 'unavailable'}`);
-      this.status.className = 'rf-geo-status rf-poor';
+      setText(this.problem, view.t(`form.gps.error.${error.code || 'unavailable'}`));
+      this.problem.className = 'rf-geo-problem rf-poor';
     } finally {
       this.button.disabled = false;
     }
@@ -316,12 +342,12 @@ class GeopointControl extends Control {
     const { view } = this;
     const v = this.value;
     const key = JSON.stringify(v);
-    if (key === this.shownKey && !this.button.disabled) return;
+    if (key === this.shownKey) return;
     this.shownKey = key;
     this.clearButton.hidden = !v;
     this.button.textContent = view.t(v ? 'form.gps.retake' : 'form.gps.take');
     if (!v || typeof v !== 'object') {
-      if (!this.button.disabled) this.status.textContent = '';
+      this.status.replaceChildren();
       return;
     }
     const coords = `${formatNumber(v.lat, view.lang, 5)}, ${formatNumber(v.lon, view.lang, 5)}`;
@@ -343,6 +369,10 @@ class GeopointControl extends Control {
 }
 
 class ImageControl extends Control {
+  label() {
+    return groupLabel(this);
+  }
+
   input() {
     const { view } = this;
     this.file = h('input', { type: 'file', accept: 'image/*', capture: 'environment', class: 'rf-visually-hidden', id: this.inputId });

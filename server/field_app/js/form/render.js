@@ -413,6 +413,18 @@ export class FormView {
 
   // ------------------------------------------------------------------ repeats (the roster)
 
+  /** The member roster says "thành viên"; any other repeat speaks of items. */
+  isRoster(repeat) {
+    const slot = this.form.outputs.roster;
+    return slot ? slot === repeat.name && repeat.scope === this.form.root
+      : repeat.name === 'members' && repeat.scope === this.form.root;
+  }
+
+  words(repeat, key, values = {}) {
+    if (this.isRoster(repeat)) return this.t(`form.repeat.${key}`, values);
+    return this.t(`form.item.${key}`, { label: this.text(repeat.label) || repeat.name, ...values });
+  }
+
   countField(repeat) {
     const source = repeat.spec.repeat_count;
     const m = typeof source === 'string' ? COUNT_REF.exec(source) : null;
@@ -426,7 +438,7 @@ export class FormView {
     const list = h('ol', { class: 'rf-cards', 'data-repeat': path });
     const error = h('p', { class: 'rf-error', role: 'alert', hidden: true });
     const add = h('button', { type: 'button', class: 'btn btn-primary btn-block', 'data-testid': 'repeat-add' },
-      this.t('form.repeat.add'));
+      this.words(repeat, 'add'));
     add.addEventListener('click', () => {
       const items = Array.isArray(scope.container[repeat.name]) ? scope.container[repeat.name] : [];
       scope.container[repeat.name] = items;
@@ -448,7 +460,7 @@ export class FormView {
       const items = Array.isArray(scope.container[repeat.name]) ? scope.container[repeat.name] : [];
       const cards = items.map((item, i) => this.card(repeat, scope, item, i));
       clear(list, cards.map((c) => c.el));
-      if (!items.length) list.append(h('li', { class: 'rf-cards-empty' }, this.t('form.repeat.empty')));
+      if (!items.length) list.append(h('li', { class: 'rf-cards-empty' }, this.words(repeat, 'empty')));
       return cards;
     };
     let cards = draw();
@@ -479,7 +491,7 @@ export class FormView {
   cardText(repeat, item, i) {
     const fields = [...repeat.childScope.fields.values()].filter((f) => f.kind === INPUT && f.appearance !== 'hidden');
     const nameField = fields.find((f) => f.type === 'text');
-    const title = (nameField && item[nameField.name]) || this.t('form.repeat.item', { n: i + 1 });
+    const title = (nameField && item[nameField.name]) || this.words(repeat, 'item', { n: i + 1 });
     const bits = [];
     for (const f of fields) {
       if (bits.length >= 3) break;
@@ -536,19 +548,19 @@ export class FormView {
     const heading = h('h2', { class: 'rf-title' });
     const setHeading = () => {
       const [title] = this.cardText(repeat, item, index);
-      setText(heading, this.t('form.repeat.heading', { n: index + 1, name: title }));
+      setText(heading, this.words(repeat, 'heading', { n: index + 1, name: title }));
     };
     setHeading();
     this.groups.push({ update: setHeading });
     const remove = h('button', { type: 'button', class: 'btn btn-danger btn-block', 'data-testid': 'repeat-remove' },
-      this.t('form.repeat.remove'));
+      this.words(repeat, 'remove'));
     let armed = null;
     remove.addEventListener('click', () => {
       // Two taps, so a thumb brushing the button never deletes a person.
       if (!armed) {
-        remove.textContent = this.t('form.repeat.remove_confirm');
+        remove.textContent = this.words(repeat, 'remove_confirm');
         remove.classList.add('armed');
-        armed = setTimeout(() => { armed = null; remove.textContent = this.t('form.repeat.remove'); remove.classList.remove('armed'); }, 5000);
+        armed = setTimeout(() => { armed = null; remove.textContent = this.words(repeat, 'remove'); remove.classList.remove('armed'); }, 5000);
         return;
       }
       clearTimeout(armed);
@@ -561,7 +573,7 @@ export class FormView {
       this.show();
     });
     clear(this.body, heading, this.renderFields(repeat.fields, scope), remove);
-    const done = h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'repeat-done' }, this.t('form.repeat.done'));
+    const done = h('button', { type: 'button', class: 'btn btn-primary', 'data-testid': 'repeat-done' }, this.words(repeat, 'done'));
     done.addEventListener('click', () => {
       const problems = this.blockingErrors().filter((e) => e.path.startsWith(`${path}/`));
       if (problems.length && !this.revealed.has(`inst:${path}`)) {
@@ -575,7 +587,7 @@ export class FormView {
       this.stack.pop();
       this.show();
     });
-    const back = h('button', { type: 'button', class: 'btn' }, this.t('form.repeat.back'));
+    const back = h('button', { type: 'button', class: 'btn' }, this.words(repeat, 'back'));
     back.addEventListener('click', () => { this.stack.pop(); this.show(); });
     clear(this.nav, back, done);
   }

@@ -47,7 +47,9 @@ function problemLabel(view, path) {
   const field = view.form.fieldAt(answerPath);
   const label = (field && view.text(field.label)) || parts[parts.length - 1];
   if (parts.length >= 3 && /^\d+$/.test(parts[1])) {
-    return `${view.t('form.repeat.item', { n: Number(parts[1]) + 1 })} · ${label}`;
+    const repeat = view.form.fieldAt(parts[0]);
+    const item = repeat ? view.words(repeat, 'item', { n: Number(parts[1]) + 1 }) : `#${Number(parts[1]) + 1}`;
+    return `${item} · ${label}`;
   }
   return label;
 }
