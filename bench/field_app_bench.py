@@ -57,7 +57,7 @@ def shell_size(live: LiveServer) -> dict:
 
 
 def warm_starts(live: LiveServer, starts: int, throttle: float) -> dict:
-    ready, unlock = [], []
+    ready, unlock, modules, document = [], [], [], []
     with sync_playwright() as p:
         browser = launch(p)
         phone = Phone(browser, live.url)
@@ -74,6 +74,8 @@ def warm_starts(live: LiveServer, starts: int, throttle: float) -> dict:
                 page.reload()
                 page.wait_for_function("() => window.rasoatReadyAt !== undefined", timeout=30000)
                 ready.append(page.evaluate("window.rasoatReadyAt"))
+                modules.append(page.evaluate("window.rasoatModulesAt"))
+                document.append(page.evaluate("performance.getEntriesByType('navigation')[0].responseEnd"))
                 page.locator("input[name=pin]").fill(PIN)
                 t0 = time.perf_counter()
                 page.get_by_role("button", name="Mở khóa").click()
@@ -89,7 +91,8 @@ def warm_starts(live: LiveServer, starts: int, throttle: float) -> dict:
         return {"median_ms": round(statistics.median(values), 1), "max_ms": round(max(values), 1),
                 "min_ms": round(min(values), 1), "n": len(values)}
 
-    return {"throttle": throttle, "to_first_screen": summary(ready), "unlock_to_list": summary(unlock)}
+    return {"throttle": throttle, "to_first_screen": summary(ready), "unlock_to_list": summary(unlock),
+            "of_which_page_from_worker": summary(document), "of_which_modules_loaded": summary(modules)}
 
 
 def main() -> None:

@@ -13,6 +13,7 @@
 
 const CACHE = `rasoat-shell-${SHELL_VERSION}`;
 const PREFIX = 'rasoat-shell-';
+let opened = null; // the cache, opened once per worker life rather than per request
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
@@ -47,7 +48,7 @@ self.addEventListener('fetch', (event) => {
   const url = new URL(request.url);
   if (!shellRequest(url)) return;
   event.respondWith((async () => {
-    const cache = await caches.open(CACHE);
+    const cache = await (opened ||= caches.open(CACHE));
     const key = request.mode === 'navigate' ? '/app/' : url.pathname;
     const hit = await cache.match(key, { ignoreSearch: true });
     if (hit) return hit;

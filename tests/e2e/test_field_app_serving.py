@@ -16,6 +16,10 @@ def test_the_page_and_the_manifest(client):
     html = page.get_data(as_text=True)
     assert '<script type="module" src="/app/js/app/main.js"></script>' in html
     assert "<style" not in html and " style=" not in html and not re.search(r"<script(?![^>]*src=)", html)
+    # Every module of the shell is preloaded with the page (a warm start fetches them at once).
+    for module in (HERE / "js" / "app").rglob("*.js"):
+        if module.name != "main.js":
+            assert f'<link rel="modulepreload" href="/app/{module.relative_to(HERE).as_posix()}">' in html, module
     assert "'unsafe-inline'" not in page.headers["Content-Security-Policy"]
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
 
