@@ -77,6 +77,14 @@ def test_relevance_constraints_and_the_roster(live):
         expect(page.locator('[data-field="head_name"] .rf-error')).to_have_text("Câu này cần trả lời.")
         expect(page.locator(".rf-title")).to_have_text("Thông tin chung về hộ")
         h.screenshot("form-identification-errors-393.png")
+        # On the first page the back button leaves the form; the draft is handed over first.
+        changes = h.value("changes")
+        page.get_by_test_id("form-prev").click()
+        assert h.value("exited") is True
+        assert h.value("changes") > changes
+        assert h.value("lastAnswers")["household_code"] == "MT-0001"
+        assert h.violations() == []
+        assert h.foreign_requests() == []
 
 
 def _answer_member(page, path: str, *, name: str, sex: str, birth_year: int, relation: str):
@@ -162,11 +170,22 @@ def _through_the_pages(page):
     raise AssertionError("never reached the result page")
 
 
-@pytest.mark.parametrize(("case_id", "expected_class"), [
-    ("province-override-threshold-2", "Hộ nghèo"),
-    ("rural-at-line-2-deprivations-near-poor", "Hộ cận nghèo"),
-])
-def test_the_result_page_shows_the_class_and_its_reasons_as_the_server_computes_them(live, case_id, expected_class):
+SUMMARY = {
+    "vi": "{cls}: thu nhập bình quân {income} đ/người/tháng ≤ chuẩn nông thôn {line} đ; thiếu hụt {count}/12 chỉ số: {items}",
+    "en": "{cls}: income {income} VND per person per month ≤ rural line {line} VND; deprived on {count}/12 indicators: {items}",
+}
+LIVE = {"vi": "Tạm tính: {cls}", "en": "So far: {cls}"}
+TITLE = {"vi": "Kết quả", "en": "Result"}
+LAPTOP = {"width": 1280, "height": 800}
+
+
+@pytest.mark.parametrize(("case_id", "expected_class", "lang", "viewport"), [
+    ("province-override-threshold-2", "Hộ nghèo", "vi", None),
+    ("rural-at-line-2-deprivations-near-poor", "Hộ cận nghèo", "vi", None),
+    ("province-override-threshold-2", "Poor household", "en", LAPTOP),
+], ids=["poor-vi-phone", "near-poor-vi-phone", "poor-en-laptop"])
+def test_the_result_page_shows_the_class_and_its_reasons_as_the_server_computes_them(
+        live, case_id, expected_class, lang, viewport):
     from forms.reasons import _money, explain
 
     b = book()
@@ -178,23 +197,26 @@ def test_the_result_page_shows_the_class_and_its_reasons_as_the_server_computes_
     server = evaluate_submission(form, answers, parameters=parameters or None, today=date(2026, 10, 1))
     assert server.errors == []
     why = explain(form, server, parameters or None)
-    with harness(live) as h:
+    with harness(live, viewport) as h:
         page = h.page
-        h.mount(definition=doc, parameters=parameters, answers=answers)
-        expect(page.get_by_test_id("live-classification")).to_have_text(f"Tạm tính: {expected_class}")
+        h.mount(definition=doc, parameters=parameters, answers=answers, lang=lang)
+        expect(page.get_by_test_id("live-classification")).to_have_text(LIVE[lang].format(cls=expected_class))
         _through_the_pages(page)
-        expect(page.locator(".rf-title")).to_have_text("Kết quả")
+        expect(page.locator(".rf-title")).to_have_text(TITLE[lang])
         expect(page.get_by_test_id("result-class")).to_have_text(expected_class)
         income = why["income"]
-        deprived = ", ".join(d["label"]["vi"] for d in why["deprivations"])
-        summary = (f"{expected_class}: thu nhập bình quân {_money(income['per_person'], 'vi', income['line'])} đ/người/tháng "
-                   f"≤ chuẩn nông thôn{' của tỉnh' if income['set_by_province'] else ''} {_money(income['line'], 'vi')} đ; "
-                   f"thiếu hụt {why['deprivation_count']}/12 chỉ số: {deprived}")
+        assert not income["set_by_province"] and income["area_type"] == "rural"
+        summary = SUMMARY[lang].format(
+            cls=expected_class, income=_money(income["per_person"], lang, income["line"]),
+            line=_money(income["line"], lang), count=why["deprivation_count"],
+            items=", ".join(d["label"][lang] for d in why["deprivations"]))
         expect(page.get_by_test_id("result-summary")).to_have_text(summary)
         # The full explanation is, word for word, the one the server gives the commune.
         page.locator(".rf-result-details summary").click()
-        expect(page.get_by_test_id("result-sentence")).to_have_text(why["sentence"]["vi"])
-        h.screenshot(f"form-result-{case_id}-393.png")
+        expect(page.get_by_test_id("result-sentence")).to_have_text(why["sentence"][lang])
+        width = (viewport or {"width": 393})["width"]
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        h.screenshot(f"form-result-{case_id}-{lang}-{width}.png")
         page.get_by_test_id("form-finish").click()
         page.wait_for_function("window.harness.finished !== null")
         finished = h.value("finished")
