@@ -233,3 +233,20 @@ def test_english_is_remembered_and_the_install_help_is_there(phone, live):
     expect(page.locator("#install ol li")).to_have_count(3)
     phone.shot("field-more-393")
     assert phone.violations() == []
+
+
+@pytest.mark.parametrize("viewport", [(800, 1280), (1280, 800)], ids=["tablet", "laptop"])
+def test_the_app_fits_a_tablet_and_a_laptop(browser, live, viewport):
+    phone = Phone(browser, live.url, viewport={"width": viewport[0], "height": viewport[1]})
+    try:
+        page = phone.open()
+        phone.log_in(*ENUMERATOR)
+        phone.wait_synced()
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport[0]
+        phone.shot(f"field-home-{viewport[0]}")
+        phone.sync_now()
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport[0]
+        phone.shot(f"field-sync-{viewport[0]}")
+        assert phone.violations() == []
+    finally:
+        phone.close()
