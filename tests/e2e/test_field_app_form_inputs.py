@@ -174,6 +174,18 @@ def test_choice_filters_dates_read_only_values_and_nested_repeats(live):
         # A repeat inside a repeat: cards within a card's page.
         page.get_by_test_id("repeat-add").click()
         page.locator('[data-field="plots/0/plot_name"] input').fill("Bãi trên")
+        # Numbers as people write them: letters are refused in plain words, dots group thousands.
+        age = page.locator('[data-field="plots/0/owner_age"] input')
+        age.fill("bốn mươi")
+        age.blur()
+        expect(page.locator('[data-field="plots/0/owner_age"] .rf-error')).to_have_text(
+            "Chỉ nhập chữ số (ví dụ 1500000 hoặc 1.500.000).")
+        assert "owner_age" not in h.value("lastAnswers.plots[0]") or h.value("lastAnswers.plots[0].owner_age") is None
+        age.fill("1.040")
+        expect(page.locator('[data-field="plots/0/owner_age"] .rf-preview')).to_be_hidden()
+        assert h.value("lastAnswers.plots[0].owner_age") == 1040
+        expect(page.locator('[data-field="plots/0/owner_age"] .rf-error')).to_be_hidden()
+        age.fill("40")
         page.get_by_test_id("repeat-add").click()
         height = page.locator('[data-field="plots/0/trees/0/height"] input')
         height.fill("120")

@@ -652,15 +652,19 @@ class Run {
   }
 
   // ---- 4. output
+  // Builds the JSON answers beside the instance tree instead of converting it in place
+  // (Python converts in place: nothing reads its values afterwards; the renderer still
+  // evaluates choice filters on the tree, where a date must stay a date).
   finish(scope, inst, computed, attachments) {
     const values = inst.values;
+    const out = plainObject(values);
     for (const name of scope.dateNames) {
       const v = values[name];
-      if (v instanceof DateValue) values[name] = v.iso;
+      if (v instanceof DateValue) out[name] = v.iso;
     }
     for (const name of scope.computedNames) {
       let v = values[name];
-      if (v instanceof DateValue) { v = v.iso; values[name] = v; }
+      if (v instanceof DateValue) { v = v.iso; out[name] = v; }
       computed[name] = v === undefined ? null : v;
     }
     for (const name of scope.imageNames) {
@@ -678,11 +682,11 @@ class Run {
           rows.push(this.finish(child, sub, c, attachments));
           computedRows.push(c);
         }
-        values[name] = rows;
+        out[name] = rows;
         if (has) computed[name] = computedRows;
       } else if (has) computed[name] = [];
     }
-    return plainObject(values);
+    return out;
   }
 }
 
