@@ -6,7 +6,7 @@
 
 import * as db from './db.js';
 import { createLock, openLock } from './crypto.js';
-import { APP_VERSION, ApiError, send } from './api.js';
+import { APP_VERSION, send } from './api.js';
 import { account, accounts, deviceId, saveAccount } from './settings.js';
 import { Vault } from './vault.js';
 
@@ -69,8 +69,4 @@ export async function unlock(userId, pin) {
 // Everything of this user leaves the phone (a revoked device, or a logout that deletes).
 export function wipe(userId) {
   return db.wipeUser(userId);
-}
-
-export function isApiError(error, code) {
-  return error instanceof ApiError && error.code === code;
 }

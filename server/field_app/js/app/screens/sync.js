@@ -3,7 +3,7 @@
 
 import * as clock from '../clock.js';
 import { DeviceTaken, NetworkError, SessionEnded, ApiError, send } from '../api.js';
-import { formatDateTime, formatNumber, t } from '../i18n.js';
+import { formatDateTime, t } from '../i18n.js';
 import { checkStorage } from '../storage.js';
 import { button, clear, field, h, message } from '../ui.js';
 import { errorItem } from './visit.js';
@@ -96,4 +96,3 @@ export function showSync(app) {
   });
 }
 
-export { formatNumber };
