@@ -154,6 +154,12 @@ def test_the_member_roster_cards_relevance_and_the_household_size(live):
         expect(page.get_by_test_id("member-card")).to_have_count(1)
         assert h.value("lastAnswers.member_count") == 1
         assert [m["member_name"] for m in h.value("lastAnswers.members")] == ["Lò Văn Páo"]
+        # A household size typed by hand that disagrees with the cards is said under the list.
+        page.get_by_label("Số nhân khẩu của hộ").fill("3")
+        page.get_by_test_id("form-next").click()
+        expect(page.locator('.rf-repeat[data-field="members"] > .rf-error')).to_have_text(
+            "Danh sách có 1 người nhưng số nhân khẩu ghi 3.")
+        expect(page.locator(".rf-title")).to_have_text("Danh sách thành viên hộ")
         assert page.evaluate("document.documentElement.scrollWidth") <= 393
         assert h.violations() == []
         assert h.foreign_requests() == []

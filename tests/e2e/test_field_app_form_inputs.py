@@ -56,6 +56,7 @@ def test_gps_accuracy_and_a_photo_compressed_on_the_phone(live):
         expect(gps.locator(".rf-geo-coords")).to_have_text("21,02850, 105,85420")
         expect(gps.locator(".rf-geo-accuracy")).to_have_text("sai số ± 8 m")
         expect(gps.locator(".rf-geo-warning")).to_have_count(0)
+        expect(gps.locator(".rf-geo-status")).to_have_text("21,02850, 105,85420sai số ± 8 m")
         assert h.value("lastAnswers.location") == {"lat": 21.0285, "lon": 105.8542, "accuracy": 8.4, "altitude": 12}
 
         # Under a roof the fix is poor: said plainly, with what to do.

@@ -7,7 +7,7 @@
 
 import { textIn } from './engine.js';
 import { formatNumber } from './reasons.js';
-import { h, setHidden, setText, uid } from './dom.js';
+import { clear, h, setHidden, setText, uid } from './dom.js';
 import { POOR_ACCURACY_M, compressPhoto, devicePosition, geopointAnswer, sha256Hex } from './media.js';
 
 const RADIO_LIMIT = 12; // longer lists (54 ethnic groups) become a drop-down; up to 12 rows are quicker to tap
@@ -353,7 +353,7 @@ class GeopointControl extends Control {
     const coords = `${formatNumber(v.lat, view.lang, 5)}, ${formatNumber(v.lon, view.lang, 5)}`;
     const accuracy = typeof v.accuracy === 'number' ? Math.round(v.accuracy) : null;
     const poor = accuracy !== null && accuracy > POOR_ACCURACY_M;
-    this.status.replaceChildren(
+    clear(this.status,
       h('span', { class: 'rf-geo-coords' }, coords),
       h('span', { class: `rf-geo-accuracy${poor ? ' rf-poor' : ''}` },
         accuracy === null ? view.t('form.gps.no_accuracy') : view.t('form.gps.accuracy', { m: accuracy })),

@@ -82,7 +82,8 @@ export class FormView {
     if (own) return this.text(own);
     if (error.code === 'repeat_count') {
       const m = /has (\d+) instance\(s\); its repeat_count says (\d+)/.exec(error.message);
-      return this.t('form.error.repeat_count', { actual: m ? m[1] : '?', expected: m ? m[2] : '?' });
+      const values = { actual: m ? m[1] : '?', expected: m ? m[2] : '?' };
+      return field.type === 'repeat' ? this.words(field, 'repeat_count', values) : this.t('form.error.repeat_count', values);
     }
     const key = `form.error.${error.code}`;
     const text = this.t(key);
