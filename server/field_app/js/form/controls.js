@@ -5,7 +5,6 @@
 // input silently turns "1.500.000" (how a Vietnamese writes a million and a half) into an
 // empty value, and we want to read it, or say plainly why we cannot.
 
-import { textIn } from './engine.js';
 import { formatNumber } from './reasons.js';
 import { clear, h, setHidden, setText, uid } from './dom.js';
 import { POOR_ACCURACY_M, compressPhoto, devicePosition, geopointAnswer, sha256Hex } from './media.js';
@@ -462,4 +461,3 @@ export function controlFor(view, field, scope) {
   return Kind ? new Kind(view, field, scope) : null;
 }
 
-export { textIn };
