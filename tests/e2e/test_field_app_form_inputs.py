@@ -200,5 +200,14 @@ def test_choice_filters_dates_read_only_values_and_nested_repeats(live):
         page.get_by_role("button", name="‹ Danh sách").click()
         assert h.value("lastAnswers.plots")[0]["trees"][0]["height"] == 4
         assert h.value("lastAnswers.plot_count") == 1  # the count follows the cards
+        # This form classifies nothing: its result page says it is complete, and finishing hands
+        # over what the server would store.
+        page.get_by_test_id("form-next").click()
+        expect(page.get_by_test_id("result-class")).to_have_text("Phiếu đã trả lời đầy đủ.")
+        page.get_by_test_id("form-finish").click()
+        page.wait_for_function("window.harness.finished !== null")
+        finished = h.value("finished")
+        assert finished["outputs"] == {"household_code": "79-760", "head_name": "79-760:1"}
+        assert finished["answers"]["plots"][0]["tree_count"] == 1
         assert h.violations() == []
         assert h.foreign_requests() == []

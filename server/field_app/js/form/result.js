@@ -84,6 +84,10 @@ export function renderResult(view) {
     out.push(h('details', { class: 'rf-result-details' },
       h('summary', {}, view.t('form.result.details')),
       h('p', { 'data-testid': 'result-sentence' }, reasons.sentence[view.lang])));
+  } else if (!view.form.outputs.classification) {
+    // A form that classifies nothing (a province's own survey): complete is all there is to say.
+    out.push(h('p', { class: 'rf-result-class rf-result-none', 'data-testid': 'result-class' },
+      view.t(problems.length ? 'form.result.incomplete' : 'form.result.complete')));
   } else {
     out.push(h('p', { class: 'rf-result-class rf-result-none', 'data-testid': 'result-class' }, view.t('form.result.unknown')));
   }
