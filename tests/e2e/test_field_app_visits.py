@@ -11,8 +11,11 @@ phone's size against gunicorn, through the real app (shell, form renderer, Index
 
 from __future__ import annotations
 
+import hashlib
 import os
+import struct
 import uuid
+import zlib
 
 import pytest
 import sqlalchemy as sa
@@ -168,6 +171,84 @@ def test_an_assigned_household_opens_prefilled_and_is_stored_as_its_next_revisio
     assert record["answers"]["head_cccd"] == answers["head_cccd"]  # withheld, not erased (sync.merge)
     assert rows(live, "households", "id", uuid.UUID(mine)) == 1
     assert rows(live, "submissions", "household_id", uuid.UUID(mine)) == 2  # last year's and this one
+    assert phone.violations() == []
+    assert phone.foreign_requests() == []
+    assert phone.errors == []
+
+
+def png(width: int, height: int) -> bytes:
+    """A camera-sized picture (a gradient), written by hand: no imaging library needed."""
+    row = bytes((x * 255 // width) for x in range(width) for _ in range(3))
+    raw = b"".join(b"\x00" + row for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
+
+
+def test_a_photo_taken_in_the_form_reaches_the_server_once_with_its_visit(phone, live):
+    page = phone.open()
+    phone.log_in(*ENUMERATOR)
+    phone.wait_synced()
+    phone.offline(True)
+    new_visit(phone)
+    photo = page.locator('[data-field="house_photo"]')
+    picture = png(2400, 1600)
+    photo.locator("input[type=file]").set_input_files(
+        files=[{"name": "IMG_2041.png", "mimeType": "image/png", "buffer": picture}])
+    expect(photo.locator(".rf-photo-status")).to_contain_text("Đã lưu ảnh trên máy")
+    expect(photo.locator(".rf-photo-thumb")).to_be_visible()
+    phone.shot("field-photo-393")
+    # Stored on the phone once, encrypted (its type is inside the ciphertext).
+    files = phone.raw_records()["files"]
+    assert len(files) == 1 and set(files[0]) == {"key", "user", "iv", "data"}
+    fill_household(page, household("Bùi Văn Khoa", "MT-0601", ["head_m40", "spouse_f38"], area_type="urban"))
+    finish(phone)
+    entry = outbox(phone)[0]
+    ref = entry["item"]["answers"]["house_photo"]
+    sha256 = ref.removeprefix("sha256:")
+    assert len(sha256) == 64
+    [listed] = entry["item"]["attachments"]
+    assert listed["sha256"] == sha256 and listed["name"] == "house_photo"
+    # Compressed on the phone: a JPEG far smaller than the camera's picture.
+    assert 0 < listed["size"] < len(picture) // 4
+
+    phone.requested.clear()
+    phone.offline(False)
+    phone.sync_now()
+    expect(page.locator("[data-testid=results] > li[data-status=accepted]")).to_have_count(1)
+    pushes = [i for i, url in enumerate(phone.requested) if url.endswith("/api/v1/sync/push")]
+    uploads = [i for i, url in enumerate(phone.requested) if url.endswith(f"/api/v1/attachments/{sha256}")]
+    # The order of docs/sync.md: the push says what the server misses, then the file goes, once.
+    assert len(pushes) == 1 and len(uploads) == 1 and pushes[0] < uploads[0], phone.requested
+    assert outbox(phone)[0]["missing_attachments"] == []
+    page.locator(".bar-back").click()
+    phone.tab("sent")
+    expect(page.get_by_test_id("sent")).not_to_contain_text("ảnh chờ gửi")
+
+    supervisor = api_token(live, *SUPERVISOR)
+    stored = api(live, supervisor, "GET", f"/api/v1/submissions/{entry['id']}").json()
+    assert stored["complete"] is True and stored["missing_attachments"] == []
+    assert stored["answers"]["house_photo"] == ref
+    download = api(live, supervisor, "GET", f"/api/v1/attachments/{sha256}")
+    assert download.status == 200 and download.headers["content-type"] == "image/jpeg"
+    assert hashlib.sha256(download.body).hexdigest() == sha256 and download.body[:2] == b"\xff\xd8"
+    assert len(download.body) == listed["size"]
+
+    # Everything sent again (an answer lost on the way): nothing new uploaded, still one file.
+    page.evaluate("""async () => {
+        const { visits, vault } = window.rasoatApp.session;
+        for (const e of await visits.outbox()) { e.status = 'pending'; await vault.put('outbox', e.id, e); }
+    }""")
+    phone.requested.clear()
+    phone.sync_now()
+    expect(page.locator("[data-testid=results] > li[data-status=duplicate]")).to_have_count(1)
+    assert not [url for url in phone.requested if "/api/v1/attachments/" in url]
+    assert rows(live, "attachments", "sha256", sha256) == 1
+    assert rows(live, "attachment_uploads", "sha256", sha256) == 1
+    assert rows(live, "submission_attachments", "sha256", sha256) == 1
     assert phone.violations() == []
     assert phone.foreign_requests() == []
     assert phone.errors == []
