@@ -252,3 +252,63 @@ def test_a_photo_taken_in_the_form_reaches_the_server_once_with_its_visit(phone,
     assert phone.violations() == []
     assert phone.foreign_requests() == []
     assert phone.errors == []
+
+
+def test_a_visit_waiting_to_be_sent_can_be_edited_and_a_sent_one_cannot(phone, live):
+    page = phone.open()
+    phone.log_in(*ENUMERATOR)
+    phone.wait_synced()
+    phone.offline(True)
+    answers = household("Đinh Văn Sơn", "MT-0701", ["head_m40", "spouse_f38"], area_type="urban")
+    new_visit(phone)
+    fill_household(page, answers)
+    finish(phone)
+    queued = outbox(phone)[0]
+    assert queued["status"] == "pending" and queued["item"]["answers"]["floor_area"] == 60
+
+    # "Chờ gửi" → the visit → "Sửa lại": the form opens with what was typed, and the visit has
+    # left the outbox for the drafts with the same ids.
+    phone.tab("pending")
+    page.get_by_test_id("pending").click()
+    expect(page.get_by_test_id("pending-detail")).to_contain_text("Đinh Văn Sơn")
+    phone.shot("field-pending-detail-393")
+    page.get_by_test_id("pending-edit").click()
+    expect(page.get_by_label("Họ và tên chủ hộ")).to_have_value("Đinh Văn Sơn")
+    assert outbox(phone) == []
+    [draft] = page.evaluate("window.rasoatApp.session.visits.drafts()")
+    assert (draft["id"], draft["household_id"], draft["rev"]) == (
+        queued["id"], queued["item"]["household_id"], queued["item"]["rev"])
+    fill_household(page, {**answers, "floor_area": 35})
+    finish(phone)
+    [again] = outbox(phone)
+    assert again["id"] == queued["id"] and again["item"]["rev"] == 1
+    assert again["item"]["household_id"] == queued["item"]["household_id"]
+    assert again["item"]["answers"]["floor_area"] == 35
+
+    # The detail is open when the network comes back and the sync sends the visit: "Sửa lại"
+    # then says it has gone, and nothing leaves the sent list.
+    phone.tab("pending")
+    page.get_by_test_id("pending").click()
+    expect(page.get_by_test_id("pending-edit")).to_be_visible()
+    phone.offline(False)
+    page.evaluate("window.rasoatApp.session.engine.run()")
+    page.wait_for_function("async () => (await window.rasoatApp.session.visits.outbox())"
+                           ".every((e) => e.status === 'sent')")
+    page.get_by_test_id("pending-edit").click()
+    expect(page.get_by_role("status")).to_contain_text("không sửa được nữa")
+    expect(page.locator("nav.tabs [data-tab=sent]")).to_have_class("tab active")
+    phone.shot("field-pending-already-sent-393")
+    assert page.evaluate("window.rasoatApp.session.visits.drafts()") == []
+    assert [e["status"] for e in outbox(phone)] == ["sent"]
+    # A sent visit opens no form, and cannot be taken back out of the outbox.
+    page.get_by_test_id("sent").click()
+    expect(page.locator(".rf-title")).to_have_count(0)
+    assert page.evaluate(f"window.rasoatApp.session.visits.unqueue({again['id']!r})") is None
+    assert [e["status"] for e in outbox(phone)] == ["sent"]
+
+    supervisor = api_token(live, *SUPERVISOR)
+    stored = api(live, supervisor, "GET", f"/api/v1/submissions/{queued['id']}").json()
+    assert stored["rev"] == 1 and stored["answers"]["floor_area"] == 35  # the edit, sent once
+    assert rows(live, "submissions", "household_id", uuid.UUID(queued["item"]["household_id"])) == 1
+    assert phone.violations() == []
+    assert phone.errors == []

@@ -19,7 +19,7 @@ import { clear, h } from './ui.js';
 import { showLogin, showUnlock } from './screens/auth.js';
 import { showHome } from './screens/home.js';
 import { showSync } from './screens/sync.js';
-import { showVisit, showNewHousehold } from './screens/visit.js';
+import { showVisit, showNewHousehold, showPending } from './screens/visit.js';
 import { showHelp, showLogout } from './screens/more.js';
 
 class App {
@@ -160,6 +160,7 @@ class App {
   showHelp() { this.inForm = false; showHelp(this); }
   showLogout() { this.inForm = false; showLogout(this); }
   showNewHousehold() { showNewHousehold(this); }
+  showPending(entry) { this.inForm = false; showPending(this, entry); }
   openVisit(draft) { showVisit(this, draft); }
 
   // An assigned household: a new visit on the newest published version of its form, prefilled.

@@ -36,6 +36,7 @@ export class SyncEngine {
     this.nextAttemptAt = null;
     this.lastError = null;
     this.stopped = false;
+    this.holding = null;
     this.onOnline = () => { this.failures = 0; this.soon(0); };
     globalThis.addEventListener('online', this.onOnline);
   }
@@ -61,10 +62,25 @@ export class SyncEngine {
     this.onChange();
   }
 
+  // Work that must not interleave with a push (taking a visit back out of the outbox while the
+  // push that sends it is on the wire would leave it both sent and in the drafts): it waits for
+  // a run in progress, and a run asked for meanwhile waits for it.
+  async exclusive(fn) {
+    while (this.running) await this.running.catch(() => {});
+    const job = Promise.resolve().then(fn);
+    this.holding = job.catch(() => {});
+    try {
+      return await job;
+    } finally {
+      this.holding = null;
+    }
+  }
+
   // One whole run; concurrent callers share it.
   run() {
     if (!this.running) {
-      this.running = this.runOnce().finally(() => { this.running = null; this.onChange(); });
+      this.running = (this.holding || Promise.resolve()).then(() => this.runOnce())
+        .finally(() => { this.running = null; this.onChange(); });
       this.onChange();
     }
     return this.running;

@@ -2,6 +2,7 @@
 //
 //   new / assigned household ──► draft (drafts store, saved on every change)
 //   draft ──"Hoàn tất"──► outbox entry, status "pending" (the push item, frozen)
+//   pending ──"Sửa lại" before it is sent──► draft again (same ids, same rev)
 //   pending ──push accepted/duplicate──► status "sent" (kept for the "Đã gửi" tab)
 //   pending ──push rejected──► draft again, with the server's errors (edit, finish, resend)
 //   sent ──supervisor "yêu cầu sửa" (pull)──► draft again at rev + 1, with the comment
@@ -132,6 +133,28 @@ export class Visits {
     if (entry.status === 'pending') changes.push({ store: 'outbox', id: entry.id, remove: true });
     else changes.push({ store: 'outbox', id: entry.id, value: { ...entry, reopened: true } });
     await this.vault.together(changes);
+    return draft;
+  }
+
+  // "Sửa lại" on a visit still waiting in "Chờ gửi": back to the drafts as it was, in one
+  // transaction, with the same submission id, household id and rev (the server holds nothing
+  // newer; had a lost answer stored it after all, the next push meets a `conflict` and sends the
+  // edit as rev + 1). A visit already sent is not taken back: only a supervisor's request
+  // reopens it. -> the draft, or null when the visit is no longer waiting.
+  async unqueue(id) {
+    const entry = await this.vault.get('outbox', id);
+    if (!entry || entry.status !== 'pending') return null;
+    const { item } = entry;
+    const draft = {
+      id: entry.id, household_id: item.household_id, household_rev: item.household_rev, area: item.area,
+      form_id: item.form_id, form_version: item.form_version, rev: item.rev, answers: item.answers,
+      started_at: item.started_at, head_name: entry.head_name, household_code: entry.household_code,
+      created_at: entry.queued_at, updated_at: clock.now().toISOString(), fix: null,
+    };
+    await this.vault.together([
+      { store: 'drafts', id: draft.id, value: draft },
+      { store: 'outbox', id: entry.id, remove: true },
+    ]);
     return draft;
   }
 

@@ -76,7 +76,7 @@ function cardsFor(app, tab, items) {
       title: e.head_name, testid: 'pending',
       lines: [t('home.finished_at', { time: formatDateTime(e.queued_at) })],
       chips: [classificationChip(e.outputs?.classification)],
-      onclick: () => app.showSync(),
+      onclick: () => app.showPending(e),
     }));
   }
   return items.map((e) => card(app, {

@@ -8,6 +8,7 @@ import * as clock from '../clock.js';
 import { formatDateTime, language, t } from '../i18n.js';
 import { sha256Hex } from '../crypto.js';
 import { explainError } from '../explain.js';
+import { summaryOf } from '../visits.js';
 import { button, clear, field, h, message } from '../ui.js';
 
 function formTitle(form) {
@@ -145,4 +146,32 @@ export async function showNewHousehold(app) {
 function areaTypeOf(app, area) {
   const parent = (app.session.client.profile.areas || []).find((a) => a.code === area.parent);
   return parent ? parent.area_type : null;
+}
+
+// A visit waiting in "Chờ gửi": what it is, and "Sửa lại" (back to the drafts, same ids) while
+// it has not been sent. The push may send it while this screen is open: then it says so.
+export function showPending(app, entry) {
+  const { visits, engine } = app.session;
+  const summary = summaryOf(entry);
+  app.currentName = 'pending';
+  const edit = async () => {
+    const draft = await engine.exclusive(() => visits.unqueue(entry.id));
+    if (!draft) {
+      app.notice = { text: t('pending.already_sent'), kind: 'warn' };
+      app.showHome('sent');
+      return;
+    }
+    app.openVisit(draft);
+  };
+  app.screen(() => {
+    app.frame(t('pending.title'), [h('div', { class: 'card stack', 'data-testid': 'pending-detail' },
+      h('h2', {}, summary.head_name || entry.head_name || t('home.no_name')),
+      h('p', {}, [summary.household_code, t('home.finished_at', { time: formatDateTime(entry.queued_at) })]
+        .filter(Boolean).join(' · ')),
+      entry.outputs?.classification ? h('p', {}, t(`class.${entry.outputs.classification}`)) : null,
+      h('p', { class: 'hint' }, t('pending.explain')),
+      button(t('pending.edit'), edit, 'btn btn-primary btn-block', { 'data-testid': 'pending-edit' }),
+      button(t('pending.keep'), () => app.showHome('pending'), 'btn btn-block'))],
+    { back: () => app.showHome('pending') });
+  });
 }
