@@ -15,6 +15,7 @@ import { checkStorage, askPersistence } from './storage.js';
 import { SyncEngine } from './sync.js';
 import { Updates } from './update.js';
 import { Visits } from './visits.js';
+import { AutoLock } from './autolock.js';
 import { clear, h } from './ui.js';
 import { showLogin, showUnlock } from './screens/auth.js';
 import { showHome } from './screens/home.js';
@@ -32,12 +33,14 @@ class App {
     this.notice = null; // a message for the next screen ({text, kind})
     this.updates = new Updates(() => !this.inForm, () => this.refreshBanner(), () => !this.session);
     this.home = { tab: 'assigned', query: '' };
+    this.leaveForm = null; // set by an open form: saves its last change and closes it
+    this.autolock = new AutoLock(() => this.lockIdle());
   }
 
   async start() {
     // Everything the first screen needs, at once (a warm start offline should take well under 1 s).
     const [, lang, , device, known] = await Promise.all([loadLanguages(), setting('lang', 'vi'), clock.loadClock(),
-      deviceId(), accounts()]);
+      deviceId(), accounts(), this.autolock.load()]);
     setLanguage(lang);
     this.deviceId = device;
     this.updates.register();
@@ -116,22 +119,44 @@ class App {
     this.session = { vault, client, visits, engine, user: profile.user || { id: vault.user } };
     askPersistence().then((s) => { this.storage = s; this.refreshBanner(); });
     this.showHome();
+    this.autolock.start();
     if (navigator.onLine) this.sync({ quiet: true });
   }
 
   lock() {
-    if (this.session) this.session.engine.stop();
+    this.autolock.stop();
+    this.current = null; // nothing of the session's screens is drawn again
+    if (this.session) {
+      this.session.engine.stop();
+      this.session.vault.forget();
+    }
     this.session = null;
     this.inForm = false;
+    this.leaveForm = null;
     this.updates.apply();
     accounts().then((known) => (known.length ? showUnlock(this, known) : showLogin(this)));
   }
 
+  // Idle too long ("Tự khóa"): an open form writes its last change and closes, then the lock.
+  async lockIdle() {
+    if (!this.session) return;
+    const inForm = Boolean(this.leaveForm);
+    if (inForm) {
+      try { await this.leaveForm(); } catch (e) { /* every change was already written by onChange */ }
+      this.home.tab = 'drafts';
+    }
+    const text = t('autolock.locked', { n: this.autolock.minutes });
+    this.notice = { text: inForm ? `${text} ${t('autolock.draft_kept')}` : text, kind: 'info' };
+    this.lock();
+  }
+
   // The server said this phone is revoked: the user's data leaves the phone at once.
   async revoked(userId) {
+    this.autolock.stop();
     if (this.session) this.session.engine.stop();
     if (this.formHandle) { try { this.formHandle.destroy(); } catch (e) { /* already gone */ } }
     this.formHandle = null;
+    this.leaveForm = null;
     this.inForm = false;
     await wipe(userId);
     this.session = null;
@@ -152,7 +177,8 @@ class App {
   }
 
   syncChanged() {
-    if (this.onSyncChange) this.onSyncChange();
+    // A run that ends after the lock has nothing to show (and no session to read).
+    if (this.session && this.onSyncChange) this.onSyncChange();
   }
 
   showHome(tab) { if (tab) this.home.tab = tab; this.inForm = false; showHome(this); }

@@ -13,6 +13,13 @@ export class Vault {
     this.names = new Map();
   }
 
+  // Locking: the keys leave memory (whatever still holds this vault can read nothing more).
+  forget() {
+    this.keys = null;
+    this.key = null;
+    this.names.clear();
+  }
+
   // The IndexedDB key of a record: the user, and an HMAC of the record's id.
   async recordKey(id) {
     let name = this.names.get(id);

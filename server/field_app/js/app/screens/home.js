@@ -96,7 +96,9 @@ function searchable(item) {
 
 export function showHome(app) {
   app.screen(async () => {
+    if (!app.session) return; // locked meanwhile
     const lists = await collect(app.session.visits);
+    if (!app.session) return;
     const pendingCount = lists.pending.length;
     const tabs = h('nav', { class: 'tabs', role: 'tablist', 'aria-label': t('home.title') },
       TABS.map((tab) => h('button', { type: 'button', role: 'tab', class: `tab${app.home.tab === tab ? ' active' : ''}`,

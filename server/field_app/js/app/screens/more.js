@@ -6,7 +6,8 @@
 import { language, t } from '../i18n.js';
 import { wipe } from '../accounts.js';
 import { collect } from './home.js';
-import { button, h, message } from '../ui.js';
+import { button, field, h, message } from '../ui.js';
+import { CHOICES } from '../autolock.js';
 
 let installPrompt = null;
 window.addEventListener('beforeinstallprompt', (event) => {
@@ -21,6 +22,13 @@ async function shellVersion() {
   } catch (error) {
     return null;
   }
+}
+
+// "Tự khóa sau": the idle minutes before the app locks itself (autolock.js).
+function autolock(app) {
+  const select = h('select', { name: 'lock-after', onchange: () => app.autolock.choose(Number(select.value)) },
+    CHOICES.map((n) => h('option', { value: String(n), selected: n === app.autolock.minutes }, t('autolock.minutes', { n }))));
+  return select;
 }
 
 export function showHelp(app) {
@@ -44,6 +52,7 @@ export function showHelp(app) {
       install,
       h('section', { class: 'card stack' }, h('h2', {}, t('more.account')),
         h('p', {}, t('more.signed_in_as', { name: app.session.client.profile.user?.username || '' })),
+        field(t('autolock.label'), autolock(app), t('autolock.hint')),
         button(t('more.lock'), () => app.lock(), 'btn btn-block'),
         button(t('logout.button'), () => app.showLogout(), 'btn btn-block btn-danger-outline', { 'data-testid': 'logout' })),
       h('p', { class: 'hint about' }, t('more.about', { device: app.deviceId, version: version || '—' })),

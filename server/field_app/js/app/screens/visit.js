@@ -47,14 +47,21 @@ export async function showVisit(app, draft) {
   const root = h('div', { class: 'form-root' });
   let handle = null;
   let writes = Promise.resolve();
-  const leave = async (tab = 'drafts') => {
+  // Close the form once its last change is written (leaving it, or the idle lock).
+  const close = async () => {
     try { if (handle) handle.flush(); } catch (e) { /* the last change is saved by onChange */ }
     await writes;
     try { if (handle) handle.destroy(); } catch (e) { /* nothing to undo */ }
+    handle = null;
     app.formHandle = null;
+    app.leaveForm = null;
     app.inForm = false;
+  };
+  const leave = async (tab = 'drafts') => {
+    await close();
     app.showHome(tab);
   };
+  app.leaveForm = close;
   app.current = () => {}; // a language switch never rebuilds an open form
   app.frame(form ? formTitle(form) : t('visit.title'), [fixBanner(draft, form?.definition), saved, root], { back: () => leave() });
   if (!form || !form.definition) {
@@ -99,6 +106,7 @@ export async function showVisit(app, draft) {
       await visits.finish(draft, { answers: JSON.parse(JSON.stringify(answers)), outputs });
       try { handle.destroy(); } catch (e) { /* gone */ }
       app.formHandle = null;
+      app.leaveForm = null;
       app.inForm = false;
       app.notice = { text: t('visit.finished'), kind: 'ok' };
       app.showHome('pending');
