@@ -90,8 +90,16 @@ def _cache() -> ShellCache:
     return current_app.extensions["rasoat_field_app"]
 
 
+def _not_modified(etag: str) -> bool:
+    """If-None-Match uses the weak comparison (RFC 9110, 13.1.2): nginx turns our ETag into
+    W/"…" when it gzips the answer (docker/nginx/rasoat.conf.template), and the browser sends that
+    back; it must still get its 304."""
+    tags = [t.strip().removeprefix("W/") for t in request.headers.get("If-None-Match", "").split(",")]
+    return etag in tags or "*" in tags
+
+
 def _answer(content: bytes, mimetype: str, etag: str | None, cache_control: str = "no-cache") -> Response:
-    if etag is not None and etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+    if etag is not None and _not_modified(etag):
         response = Response(status=304)
     else:
         response = Response(content, mimetype=mimetype)
