@@ -235,16 +235,14 @@ def open_attachment(scope: Scope, sha256: str) -> Download:
     via = db.session.execute(_readable(scope, [sha256]).order_by(Submission.id).limit(1)).first()
     if via is None or not storage().exists(sha256):
         raise Problem("request.not_found", "No such attachment in your areas.")
-    stream = storage().open(sha256)
-    try:
-        kind = sniff(stream.read(SNIFF_BYTES))
-        stream.seek(0)
-        audit.record_read("attachment.read", target_type="attachment", target_id=sha256, area_code=via.area_code,
-                          submission_id=str(via.id))
-    except BaseException:
-        stream.close()
-        raise
-    return Download(stream, kind or "application/octet-stream", kind in IMAGE_TYPES)
+    # The type is read from one stream and the bytes are sent from another: seeking a buffered
+    # file back inside its buffer moves no descriptor offset, and gunicorn's sendfile() starts
+    # from the descriptor's offset (every download through gunicorn lost its first 4 KiB).
+    with storage().open(sha256) as probe:
+        kind = sniff(probe.read(SNIFF_BYTES))
+    audit.record_read("attachment.read", target_type="attachment", target_id=sha256, area_code=via.area_code,
+                      submission_id=str(via.id))
+    return Download(storage().open(sha256), kind or "application/octet-stream", kind in IMAGE_TYPES)
 
 
 # --------------------------------------------------------------------------- expiry

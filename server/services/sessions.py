@@ -198,6 +198,12 @@ def refresh(token: str, device_id: str | None) -> TokenPair:
         raise Problem("auth.invalid_token", "Unknown refresh token.")
     session = db.session.get(AuthSession, stored.session_id, with_for_update=True)
     user = db.session.get(User, session.user_id)
+    if session.device_id is not None:
+        # Said before "the session has ended" (revoking a device ends its sessions too): a phone
+        # reported lost must learn it at its next contact, to wipe what it holds (issue 9).
+        bound = db.session.get(Device, session.device_id)
+        if bound is not None and bound.revoked_at is not None:
+            raise Problem("auth.device_revoked", "This device was revoked; ask your supervisor.")
     if stored.used_at is not None:
         # Presented again within the grace window (a retry after a lost answer, or a race), before
         # the pair it got has been used: that same pair again.

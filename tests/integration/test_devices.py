@@ -61,7 +61,9 @@ def test_revoking_a_device_ends_its_tokens_at_once(client, field, accounts):
 
     # The access token dies now, not when it expires.
     problem(client.get("/api/v1/me", headers=bearer(lost)), 401, "auth.invalid_token")
-    problem(client.post("/api/v1/auth/refresh", json={"refresh_token": lost["refresh_token"]}), 401)
+    # Its refresh token says why, so that the phone wipes what it holds (issue 9).
+    problem(client.post("/api/v1/auth/refresh", json={"refresh_token": lost["refresh_token"]}), 403,
+            "auth.device_revoked")
     # And the phone cannot come back, even with the right password.
     problem(client.post("/api/v1/auth/login", json={"username": "dienvien", "password": PASSWORD,
                                                     "device_id": "phone-lost"}), 403, "auth.device_revoked")

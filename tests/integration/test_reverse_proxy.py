@@ -4,6 +4,7 @@ docker-compose mounts (docker/nginx/rasoat.conf.template), with only host and po
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 import os
@@ -173,6 +174,40 @@ def test_the_apps_headers_pass_through(served):
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
     assert page.headers["server"] == "nginx"  # server_tokens off: no version
+
+
+def test_text_goes_gzipped_to_phones_and_still_revalidates(served):
+    """The field app's shell, catalogues and manifest, and the API's JSON, reach a phone on 2G
+    gzipped by nginx (never by Flask: gunicorn answers them plain); the ETag nginx makes weak
+    still gets a 304; the answers that carry tokens are never compressed (BREACH)."""
+    live, proxy = served
+    shell = {"/app/js/app/main.js": "text/javascript", "/app/css/app.css": "text/css",
+             "/app/i18n/vi.json": "application/json", "/app/manifest.webmanifest": "application/manifest+json",
+             "/app/": "text/html"}
+    for path, kind in shell.items():
+        plain = live.request("GET", path, headers={"Accept-Encoding": "gzip"})
+        assert plain.status == 200 and "content-encoding" not in plain.headers, path  # not in Flask
+        zipped = proxy.request("GET", path, headers={"Accept-Encoding": "gzip"})
+        assert zipped.status == 200 and zipped.headers.get("content-encoding") == "gzip", (path, zipped.headers)
+        assert zipped.headers["content-type"].split(";")[0] == kind
+        assert "accept-encoding" in zipped.headers["vary"].lower()
+        assert gzip.decompress(zipped.body) == plain.body
+        assert len(zipped.body) < len(plain.body) * 0.75, (path, len(zipped.body), len(plain.body))
+        assert zipped.headers["etag"] == f"W/{plain.headers['etag']}"  # made weak by gzip
+        again = proxy.request("GET", path, headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["etag"]})
+        assert again.status == 304, path
+        unasked = proxy.request("GET", path)
+        assert "content-encoding" not in unasked.headers and unasked.body == plain.body
+
+    login = proxy.request("POST", "/api/v1/auth/login", headers={"Content-Type": "application/json",
+                                                                 "Accept-Encoding": "gzip"},
+                          body=json.dumps({"username": "proxyadmin", "password": ADMIN_PASSWORD}).encode())
+    assert login.status == 200 and "content-encoding" not in login.headers
+    token = json.loads(login.body)["access_token"]
+    form = proxy.request("GET", "/api/v1/forms/household-review/versions/2027.2",
+                         headers={"Authorization": f"Bearer {token}", "Accept-Encoding": "gzip"})
+    assert form.status == 200 and form.headers.get("content-encoding") == "gzip"
+    assert json.loads(gzip.decompress(form.body))["version"] == "2027.2"
 
 
 def test_a_dead_app_answers_503_problem_json(tmp_path):
