@@ -262,3 +262,12 @@ def set_area_type(scope: Scope, code: str, area_type: str, valid_from: dt.date) 
                  area_type=area_type, valid_from=valid_from.isoformat())
     db.session.commit()
     return setting
+
+
+def area_type_periods(scope: Scope, code: str) -> list[AreaSetting]:
+    """A commune's rural/urban periods, oldest first (the last one open-ended)."""
+    area = db.session.get(Area, code)
+    if area is None or not scope.covers(code):
+        raise Problem("request.not_found", f"No area {code!r} in your areas.")
+    return list(db.session.execute(sa.select(AreaSetting).where(AreaSetting.area_code == code)
+                                   .order_by(AreaSetting.valid_from)).scalars())
