@@ -96,6 +96,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from server import landing
 
     app.register_blueprint(landing.blp)
+    from server import console
+
+    console.register(app)
     for module in (auth, users, devices, areas, forms, sync, households, assignments, reviews, audit, season):
         api.register_blueprint(module.blp)
     from server.api import reports  # reports and exports
