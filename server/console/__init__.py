@@ -56,6 +56,8 @@ def register(app: Flask) -> None:
     # BASE helper's pages.
     from server.console.views import conflicts, households, login, queue, submission  # noqa: F401
     # PAGES helper's pages: one import a line.
+    from server.console.views import reports  # noqa: F401
+    from server.console.views import exports  # noqa: F401
 
     app.register_blueprint(blp)
     app.register_error_handler(404, _routing_error)

@@ -271,3 +271,11 @@ def area_type_periods(scope: Scope, code: str) -> list[AreaSetting]:
         raise Problem("request.not_found", f"No area {code!r} in your areas.")
     return list(db.session.execute(sa.select(AreaSetting).where(AreaSetting.area_code == code)
                                    .order_by(AreaSetting.valid_from)).scalars())
+
+
+def area_options(scope: Scope, levels: tuple[str, ...], limit: int) -> list[Area] | None:
+    """The areas of ``levels`` within scope (not their ancestors), by code, for a page to offer;
+    None when there are more than ``limit``."""
+    rows = db.session.execute(sa.select(Area).where(Area.level.in_(levels), scope.clause(Area.code))
+                              .order_by(Area.code).limit(limit + 1)).scalars().all()
+    return None if len(rows) > limit else list(rows)

@@ -254,8 +254,9 @@ def posting_file(scope: Scope, village_code: str, year: int, fmt: str) -> tuple[
 
 
 def audit_posting(village_code: str, year: int, fmt: str, listing: dict) -> None:
-    audit.record("season.posting_list", target_type="area", target_id=village_code, area_code=village_code,
-                 year=year, format=fmt, households=len(listing["households"]))
+    """A read that names households: its entry is committed at once (``audit.record_read``)."""
+    audit.record_read("season.posting_list", target_type="area", target_id=village_code, area_code=village_code,
+                      year=year, format=fmt, households=len(listing["households"]))
 
 
 # --- the village meeting's roll (the console's page) ------------------------------------------
