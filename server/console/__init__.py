@@ -58,6 +58,7 @@ def register(app: Flask) -> None:
     # PAGES helper's pages: one import a line.
     from server.console.views import reports  # noqa: F401
     from server.console.views import exports  # noqa: F401
+    from server.console.views import season  # noqa: F401
 
     app.register_blueprint(blp)
     app.register_error_handler(404, _routing_error)

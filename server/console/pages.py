@@ -37,10 +37,14 @@ def this_year() -> int:
 def year_arg(name: str = "year") -> int:
     """``?year=`` if it is a plausible review year, else this year."""
     try:
-        year = int(request.args.get(name, ""))
+        year = int(request.values.get(name, ""))
     except ValueError:
         return this_year()
     return year if YEAR_MIN <= year <= YEAR_MAX else this_year()
+
+
+def today() -> dt.date:
+    return dt.datetime.now(VIETNAM).date()
 
 
 def text_arg(name: str, limit: int = 64) -> str | None:

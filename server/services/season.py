@@ -293,3 +293,33 @@ def households_of(scope: Scope, village_code: str, year: int) -> list[dict]:
     """The households counted in the village in ``year`` (for choosing one, e.g. a complaint's)."""
     return [{k: row[k] for k in ("household_id", "household_code", "head_name", "classification")}
             for row in meeting_roll(scope, village_code, year)]
+
+
+def household_names(household_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str | None, str]]:
+    """Household id -> (household code, head's name), for listing what ids name (the callers'
+    rows already passed the scope)."""
+    if not household_ids:
+        return {}
+    return {hid: (code, head or "") for hid, code, head in db.session.execute(
+        sa.select(Household.id, Household.household_code, Household.head_name)
+        .where(Household.id.in_(set(household_ids))))}
+
+
+def year_summary(scope: Scope, commune_code: str, year: int) -> dict:
+    """Where the commune's season stands in ``year``, before its decision: households counted by
+    classification and by review state of their counted visit, votes recorded, complaints open."""
+    area = _commune(scope, commune_code)
+    within = Scope((area.code,)).clause
+    by_class = dict(db.session.execute(
+        sa.select(HouseholdYear.classification, sa.func.count()).where(
+            HouseholdYear.year == year, within(HouseholdYear.area_code)).group_by(HouseholdYear.classification)).all())
+    by_state = dict(db.session.execute(
+        sa.select(Submission.review_state, sa.func.count())
+        .join(HouseholdYear, HouseholdYear.submission_id == Submission.id)
+        .where(HouseholdYear.year == year, within(HouseholdYear.area_code)).group_by(Submission.review_state)).all())
+    voted = db.session.execute(sa.select(sa.func.count(sa.distinct(VillageMeeting.household_id))).where(
+        VillageMeeting.year == year, within(VillageMeeting.area_code))).scalar_one()
+    open_complaints = db.session.execute(sa.select(sa.func.count()).where(
+        Complaint.year == year, Complaint.status == "open", within(Complaint.area_code))).scalar_one()
+    return {"households": sum(by_class.values()), "by_class": by_class, "by_state": by_state, "voted": voted,
+            "open_complaints": open_complaints}
