@@ -59,6 +59,8 @@ def register(app: Flask) -> None:
     from server.console.views import reports  # noqa: F401
     from server.console.views import exports  # noqa: F401
     from server.console.views import season  # noqa: F401
+    from server.console.views import dashboard  # noqa: F401
+    from server.console.views import map  # noqa: F401
 
     app.register_blueprint(blp)
     app.register_error_handler(404, _routing_error)

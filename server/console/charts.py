@@ -39,6 +39,7 @@ TEXT_COLOUR = "#1b1f24"
 MUTED_COLOUR = "#57606a"
 GRID_COLOUR = "#d0d7de"
 
+MIN_SLOTS = 7  # a column chart is at least a week wide
 FONT = 14  # px: text does not scale with the chart
 ROW = 46  # px per bar: a label line, then the bar
 BAR = 18
@@ -214,7 +215,7 @@ def columns(chart_id: str, title: str, items: Sequence[tuple[str, float]], *, la
     n = len(items)
     plot_top, plot_bottom = FONT + 10, height
     plot = plot_bottom - plot_top
-    slot = 100 / n
+    slot = 100 / max(n, MIN_SLOTS)  # a few days do not make a few walls
     desc = "; ".join(f"{label}: {number(v, 0, lang)}" for label, v in items)
     parts = [_svg_open(chart_id, title, desc, height + FONT + 12)]
     parts.append(f'<text x="0" y="{FONT}" fill="{MUTED_COLOUR}">{escape(number(top, 0, lang))}</text>'
@@ -228,7 +229,7 @@ def columns(chart_id: str, title: str, items: Sequence[tuple[str, float]], *, la
                      f'<title>{escape(label)}: {escape(number(value, 0, lang))}</title></rect>')
     for i in _label_positions(n, max_labels):
         anchor = "start" if i == 0 else "end" if i == n - 1 and n > 1 else "middle"
-        x = 0 if anchor == "start" else 100 if anchor == "end" else (i + 0.5) * slot
+        x = 0 if anchor == "start" else n * slot if anchor == "end" else (i + 0.5) * slot
         parts.append(f'<text x="{_pct(x)}" y="{plot_bottom + FONT + 6}" text-anchor="{anchor}" '
                      f'fill="{MUTED_COLOUR}">{escape(items[i][0])}</text>')
     parts.append("</svg>")
