@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, g, redirect, request, url_for
@@ -298,14 +298,21 @@ def nav_items() -> list[dict[str, Any]]:
 
 def url_with(**changes: Any) -> str:
     """The current page's URL with some query parameters changed (None removes one)."""
-    args = request.args.to_dict(flat=False)
+    if request.method != "GET":
+        # The answer to a POST: its URL cannot be opened again; the page it shows can (a view
+        # names it in ``g.page_url``), else the console's front door.
+        base = g.get("page_url") or url_for("console.index")
+        path, _, query = base.partition("?")
+        args = {k: v for k, v in parse_qs(query, keep_blank_values=True).items()}
+    else:
+        path, args = request.path, request.args.to_dict(flat=False)
     for key, value in changes.items():
         if value is None:
             args.pop(key, None)
         else:
             args[key] = [value]
     query = urlencode(args, doseq=True)
-    return request.path + ("?" + query if query else "")
+    return path + ("?" + query if query else "")
 
 
 def template_context() -> dict[str, Any]:
