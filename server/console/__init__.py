@@ -61,6 +61,12 @@ def register(app: Flask) -> None:
     from server.console.views import season  # noqa: F401
     from server.console.views import dashboard  # noqa: F401
     from server.console.views import map  # noqa: F401
+    from server.console.views import admin_users  # noqa: F401
+    from server.console.views import admin_areas  # noqa: F401
+    from server.console.views import admin_devices  # noqa: F401
+    from server.console.views import admin_forms  # noqa: F401
+    from server.console.views import admin_parameters  # noqa: F401
+    from server.console.views import admin_audit  # noqa: F401
 
     app.register_blueprint(blp)
     app.register_error_handler(404, _routing_error)
