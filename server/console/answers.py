@@ -11,6 +11,7 @@ from typing import Any
 
 from forms.definition import Field, FormDefinition
 
+from server.console import auth
 from server.console.auth import fmt_date, fmt_datetime, fmt_number
 
 NUMERIC = frozenset({"integer", "decimal"})
@@ -183,3 +184,56 @@ def output_value(form: FormDefinition, name: str, answers: Mapping[str, Any] | N
         return None
     answers, computed = answers or {}, computed or {}
     return answers.get(target) if answers.get(target) not in (None, "") else computed.get(target)
+
+
+def diff_rows(definition, changes: list[dict], answers: dict, lang: str) -> list[dict[str, Any]]:
+    """The diff's paths in words: field labels, and a roster member (matched by its key, or by
+    its position in an unkeyed roster) by name."""
+    keys = definition.instance_keys
+    rows = []
+    for change in changes:
+        parts = str(change["path"]).split("/")
+        schema: list[str] = []
+        labels: list[str] = []
+        for part in parts:
+            f = definition.field_at("/".join([*schema, part]))
+            if f is not None:
+                schema.append(part)
+                labels.append(definition.label_text(f.label, lang) or part if f.label else part)
+            elif part == "@order":
+                labels.append(auth.t("console.submission.member_order"))
+            elif schema:  # an instance of the repeat named last: its key, or its index
+                repeat = "/".join(schema)
+                labels.append(_member_label(answers.get(schema[-1]) if len(schema) == 1 else None,
+                                            keys.get(repeat), part))
+            else:
+                labels.append(part)
+        field = definition.field_at("/".join(schema))
+        whole = field is not None and field.type == "repeat"
+        row = {"path": change["path"], "label": " · ".join(labels), "field": field}
+        for side in ("before", "after", "base", "current", "incoming"):
+            if side in change:
+                row[side] = _member_value(change[side]) if whole else display(definition, field, change[side], lang)
+        rows.append(row)
+    return rows
+
+
+def _member_label(members, key_field: str | None, part: str) -> str:
+    for i, member in enumerate(members if isinstance(members, list) else []):
+        if isinstance(member, dict) and ((key_field and str(member.get(key_field)) == part)
+                                         or (not key_field and part.isdigit() and int(part) == i)):
+            name = next((v for k, v in member.items() if k.endswith("name") and v), None)
+            return auth.t("console.submission.member_named", n=i + 1, name=name or "")
+    return auth.t("console.submission.member_n", n=int(part) + 1) if part.isdigit() else \
+        auth.t("console.submission.member_key", key=part[:8])
+
+
+def _member_value(value) -> str:
+    """A whole member added or removed: their name (or what identifies them)."""
+    if value is None:
+        return "—"
+    if isinstance(value, dict):
+        return next((str(v) for k, v in value.items() if k.endswith("name") and v), auth.t("console.submission.member"))
+    if isinstance(value, list):
+        return ", ".join(str(v)[:8] for v in value)
+    return str(value)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,7 @@ SCREENSHOTS = Path(os.environ.get("RASOAT_SCREENSHOTS")
 DEMO_COMMUNE, DEMO_VILLAGE = "01-00004", "01-00004-t01"
 OTHER_COMMUNE = "01-00008"
 PASSWORDS = {"admin": "demo-admin-2026", "giamsat": "demo-supervisor-2026", "rasoat1": "demo-enumerator-2026",
-             "giamsat2": "other-commune-2026"}
+             "giamsat2": "other-commune-2026", "rasoat2": "second-enumerator-2026"}
 DEVICE = "console-test-phone"
 
 # The demo commune's households: (head's name, answers that make them differ).
@@ -65,9 +64,10 @@ class World:
         assert response.status == 200, response.body
         return response.json()["access_token"]
 
-    def push(self, items: list[dict]) -> list[dict]:
-        token = self.token("rasoat1", DEVICE)
-        response = self.live.request("POST", "/api/v1/sync/push", json_body={"device_id": DEVICE, "submissions": items},
+    def push(self, items: list[dict], username: str = "rasoat1") -> list[dict]:
+        device = f"{DEVICE}-{username}"
+        token = self.token(username, device)
+        response = self.live.request("POST", "/api/v1/sync/push", json_body={"device_id": device, "submissions": items},
                                      headers={"Authorization": f"Bearer {token}"})
         assert response.status == 200, response.body
         return response.json()["results"]
@@ -76,13 +76,16 @@ class World:
 @contextlib.contextmanager
 def console_server(directory: Path, *, env: dict | None = None) -> Iterator[World]:
     """The demo (admin, giamsat of the demo commune, rasoat1 of its village), a supervisor of
-    another commune (giamsat2), and the demo village's households pushed by rasoat1."""
+    another commune (giamsat2), a second enumerator of the demo village (rasoat2), and the demo
+    village's households pushed by rasoat1."""
     with fresh_database(os.environ.get("TEST_DATABASE_URL"), directory) as url:
         live = LiveServer(url, workers=2, env={"RASOAT_DEMO": "1", **(env or {})}, directory=directory / "live")
         live.cli("init")
         live.cli("demo")
         live.cli("user", "create", "giamsat2", "--role", "supervisor", "--area", OTHER_COMMUNE,
                  "--display-name", "Giám sát xã khác", "--password-stdin", input=PASSWORDS["giamsat2"] + "\n")
+        live.cli("user", "create", "rasoat2", "--role", "enumerator", "--area", DEMO_VILLAGE,
+                 "--display-name", "Rà soát viên hai", "--password-stdin", input=PASSWORDS["rasoat2"] + "\n")
         with live:
             world = World(live)
             items = [submission(DEMO_VILLAGE, year="2022.2",
@@ -140,5 +143,9 @@ def screenshot(page: Page, name: str) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
-def new_id() -> str:
-    return str(uuid.uuid4())
+def visit(world: World, name: str, **answers) -> dict:
+    """A new visit (a new submission) to a pushed household, from its first revision."""
+    first = world.pushed[name]
+    base = {"household_code": first["answers"]["household_code"], **answers}
+    return submission(DEMO_VILLAGE, year="2022.2", household_id=first["household_id"], household_rev=1,
+                      answers=household_answers("2022.2", head_name=name, area_type="urban", **base))

@@ -15,7 +15,7 @@ from typing import Any
 from flask import g, redirect, render_template, request, url_for
 
 from server.console import auth, blp
-from server.console.answers import correctable_fields, display, layout, output_value, parse_correction
+from server.console.answers import correctable_fields, diff_rows, layout, output_value, parse_correction
 from server.errors import Problem
 from server.services import comments as comment_service
 from server.services import corrections
@@ -31,59 +31,6 @@ ACTIONS = ("approve", "request_changes", "reject")
 def _definition(submission):
     # The submission was read through the caller's scope; its form version is the system's lookup.
     return form_service.definition_of(form_service.get_version(None, submission.form_id, submission.form_version))
-
-
-def _diff_rows(definition, changes: list[dict], answers: dict, lang: str) -> list[dict[str, Any]]:
-    """The diff's paths in words: field labels, and a roster member (matched by its key, or by
-    its position in an unkeyed roster) by name."""
-    keys = definition.instance_keys
-    rows = []
-    for change in changes:
-        parts = str(change["path"]).split("/")
-        schema: list[str] = []
-        labels: list[str] = []
-        for part in parts:
-            f = definition.field_at("/".join([*schema, part]))
-            if f is not None:
-                schema.append(part)
-                labels.append(definition.label_text(f.label, lang) or part if f.label else part)
-            elif part == "@order":
-                labels.append(auth.t("console.submission.member_order"))
-            elif schema:  # an instance of the repeat named last: its key, or its index
-                repeat = "/".join(schema)
-                labels.append(_member_label(answers.get(schema[-1]) if len(schema) == 1 else None,
-                                            keys.get(repeat), part))
-            else:
-                labels.append(part)
-        field = definition.field_at("/".join(schema))
-        whole = field is not None and field.type == "repeat"
-        rows.append({"path": change["path"], "label": " · ".join(labels),
-                     "before": _member_value(change["before"]) if whole else display(definition, field,
-                                                                                      change["before"], lang),
-                     "after": _member_value(change["after"]) if whole else display(definition, field,
-                                                                                   change["after"], lang)})
-    return rows
-
-
-def _member_label(members, key_field: str | None, part: str) -> str:
-    for i, member in enumerate(members if isinstance(members, list) else []):
-        if isinstance(member, dict) and ((key_field and str(member.get(key_field)) == part)
-                                         or (not key_field and part.isdigit() and int(part) == i)):
-            name = next((v for k, v in member.items() if k.endswith("name") and v), None)
-            return auth.t("console.submission.member_named", n=i + 1, name=name or "")
-    return auth.t("console.submission.member_n", n=int(part) + 1) if part.isdigit() else \
-        auth.t("console.submission.member_key", key=part[:8])
-
-
-def _member_value(value) -> str:
-    """A whole member added or removed: their name (or what identifies them)."""
-    if value is None:
-        return "—"
-    if isinstance(value, dict):
-        return next((str(v) for k, v in value.items() if k.endswith("name") and v), auth.t("console.submission.member"))
-    if isinstance(value, list):
-        return ", ".join(str(v)[:8] for v in value)
-    return str(value)
 
 
 def _page(submission_id: uuid.UUID, *, status: int = 200, notice: tuple[str, str] | None = None,
@@ -104,7 +51,7 @@ def _page(submission_id: uuid.UUID, *, status: int = 200, notice: tuple[str, str
     diff = None
     if from_rev >= 1 and to_rev > from_rev:
         try:
-            diff = _diff_rows(definition, household_service.revision_diff(scope, submission_id, from_rev, to_rev),
+            diff = diff_rows(definition, household_service.revision_diff(scope, submission_id, from_rev, to_rev),
                               submission.answers, lang)
         except Problem:
             diff = None
