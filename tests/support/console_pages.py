@@ -9,11 +9,28 @@ what was sent, not with what the server says.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from support.households import household_answers, submission
-from support.live import LiveServer
+from support.live import LiveServer, fresh_database
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+RECORD_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => window.__cspViolations.push(e.violatedDirective));
+"""
+PHONE, LAPTOP = (393, 851), (1280, 800)
+SCREENSHOTS = Path(os.environ.get("RASOAT_SCREENSHOTS")
+                   or Path(__file__).resolve().parents[1] / "e2e" / "screenshots")
 
 COMMUNE = "01-00004"
 PASSWORDS = {"admin": "admin-pass-2026", "giamsat": "supervisor-pass-2026", "rasoat1": "enumerator-pass-2026",
@@ -144,3 +161,56 @@ def _etag(live: LiveServer, token: str, submission_id: str) -> str:
     response = live.request("GET", f"/api/v1/submissions/{submission_id}", headers={"Authorization": f"Bearer {token}"})
     assert response.status == 200, response.body
     return response.headers["etag"]
+
+
+# --- the browser ------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def season_server(directory: Path, *, approve_every: int = 2) -> Iterator[tuple[LiveServer, Season]]:
+    """A live gunicorn on a fresh database (SQLite, or PostgreSQL when TEST_DATABASE_URL says so)
+    holding ``seed``'s season."""
+    with fresh_database(os.environ.get("TEST_DATABASE_URL"), directory) as url:
+        live = LiveServer(url, workers=2, directory=directory / "live")
+        prepare(live)
+        with live:
+            yield live, seed(live, approve_every=approve_every)
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_console(browser: Browser, live: LiveServer, username: str, viewport=LAPTOP) -> Page:
+    """A new page logged in to the console as ``username`` through the login form; every request
+    it makes is kept in ``page.requested`` and CSP violations in ``window.__cspViolations``."""
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, accept_downloads=True)
+    page = context.new_page()
+    page.requested = []  # type: ignore[attr-defined]
+    page.on("request", lambda request: page.requested.append(request.url))  # type: ignore[attr-defined]
+    page.add_init_script(RECORD_VIOLATIONS)
+    page.goto(f"{live.url}/console/login")
+    page.locator("input[name=username]").fill(username)
+    page.locator("input[name=password]").fill(PASSWORDS[username])
+    page.locator("form button[type=submit]").first.click()
+    page.wait_for_url(lambda url: "/console/login" not in url)
+    return page
+
+
+def assert_clean(page: Page, live: LiveServer) -> None:
+    """Nothing the CSP blocked, no request to another host, no sideways scroll."""
+    assert page.evaluate("window.__cspViolations") == []
+    assert [u for u in page.requested if not u.startswith(live.url)] == []  # type: ignore[attr-defined]
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
+
+
+def screenshot(page: Page, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}-{page.viewport_size['width']}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
