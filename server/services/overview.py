@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from server.db import db
+from server.errors import Problem
 from server.models import Household, HouseholdYear, Submission, User
 from server.scoping import Scope
 
@@ -27,7 +28,11 @@ MAP_LIMIT = 5_000
 
 
 def _within(scope: Scope, area: str | None, column) -> list[sa.ColumnElement[bool]]:
+    """The scope's clause, and the area's; an area outside the scope is the same 404 as one that
+    does not exist (as in the reports)."""
     clauses = [scope.clause(column)]
+    if area and not scope.covers(area):
+        raise Problem("request.not_found", "No such area in your areas.")
     if area:
         clauses.append(Scope((area,)).clause(column))
     return clauses
