@@ -95,6 +95,14 @@ class Chart:
     rows: list[list[str]]
     numeric: list[bool] = field(default_factory=list)  # per column: right-aligned in the table
     empty: bool = False
+    # The series' colours, shown by the page as an HTML list beside the picture: HTML wraps on a
+    # narrow phone, text inside an SVG does not.
+    legend: list[Series] = field(default_factory=list)
+
+    def swatch(self, series: Series) -> Markup:
+        """A small square of the series' colour (decorative: the label says the rest)."""
+        return Markup('<svg class="swatch-svg" width="14" height="14" aria-hidden="true" focusable="false">'
+                      '<rect width="14" height="14" rx="2" fill="{}"/></svg>').format(series.colour)
 
     def __html__(self) -> str:  # {{ chart }} in a template renders the picture
         return str(self.svg)
@@ -148,21 +156,19 @@ def bars(chart_id: str, title: str, items: Sequence[tuple[str, float]], *, label
 def stacked_bars(chart_id: str, title: str, series: Sequence[Series], items: Sequence[tuple[str, Mapping[str, float]]],
                  *, label_heading: str, total_heading: str, empty_message: str, lang: str = "vi") -> Chart:
     """One bar per item, split into its series (e.g. a village's households by classification),
-    all bars on the same scale (the largest total fills the width), with a legend above them."""
+    all bars on the same scale (the largest total fills the width); ``Chart.legend`` names the
+    colours."""
     chart_id = _id(chart_id)
     columns = [label_heading, *(s.label for s in series), total_heading]
     totals = [sum(values.get(s.key, 0) or 0 for s in series) for _, values in items]
     if not items or not any(totals):
         return _empty(chart_id, title, empty_message, columns)
     top = max(totals)
-    legend_rows = _legend_rows(series)
-    legend_height = 24 * len(legend_rows)
     desc = "; ".join(f"{label}: " + ", ".join(f"{s.label} {number(values.get(s.key, 0) or 0, 0, lang)}"
                                              for s in series) for label, values in items)
-    parts = [_svg_open(chart_id, title, desc, legend_height + 8 + ROW * len(items))]
-    parts.append(_legend(legend_rows, 0))
+    parts = [_svg_open(chart_id, title, desc, ROW * len(items))]
     for i, ((label, values), total) in enumerate(zip(items, totals)):
-        y = legend_height + 8 + i * ROW
+        y = i * ROW
         parts.append(f'<g><text x="0" y="{y + FONT + 2}">{escape(label)}</text>'
                      f'<text x="100%" y="{y + FONT + 2}" text-anchor="end" font-weight="bold">'
                      f'{escape(number(total, 0, lang))}</text>')
@@ -180,23 +186,8 @@ def stacked_bars(chart_id: str, title: str, series: Sequence[Series], items: Seq
     parts.append("</svg>")
     rows = [[label, *(number(values.get(s.key, 0) or 0, 0, lang) for s in series), number(total, 0, lang)]
             for (label, values), total in zip(items, totals)]
-    return Chart(chart_id, title, Markup("".join(parts)), columns, rows, [False] + [True] * (len(series) + 1))
-
-
-def _legend_rows(series: Sequence[Series], per_row: int = 2) -> list[list[Series]]:
-    """Two entries per line: Vietnamese labels are long, and a phone is narrow."""
-    return [list(series[i:i + per_row]) for i in range(0, len(series), per_row)]
-
-
-def _legend(rows: list[list[Series]], y0: float) -> str:
-    out = []
-    for r, row in enumerate(rows):
-        y = y0 + 24 * r
-        for c, s in enumerate(row):
-            x = 50 * c
-            out.append(f'<rect x="{_pct(x)}" y="{y + 4}" width="14" height="14" fill="{s.colour}"/>'
-                       f'<text x="{_pct(x)}" dx="20" y="{y + FONT + 2}">{escape(s.label)}</text>')
-    return "<g>" + "".join(out) + "</g>"
+    return Chart(chart_id, title, Markup("".join(parts)), columns, rows, [False] + [True] * (len(series) + 1),
+                 legend=list(series))
 
 
 # --- columns (a time series) ------------------------------------------------------------------
@@ -316,7 +307,8 @@ def point_map(chart_id: str, title: str, points: Sequence[Point], series: Sequen
     parts.append("</svg>")
     rows = [[p.label, number(p.lat, 5, lang), number(p.lon, 5, lang), labels.get(p.series, p.series)]
             for p in points]
-    return Chart(chart_id, title, Markup("".join(parts)), heading, rows, [False, True, True, False])
+    return Chart(chart_id, title, Markup("".join(parts)), heading, rows, [False, True, True, False],
+                 legend=list(series))
 
 
 def _map_desc(points: Sequence[Point], labels: Mapping[str, str], lang: str) -> str:

@@ -84,8 +84,9 @@ def test_stacked_bars_share_one_scale_and_add_up():
     assert spans == [(0, 20), (20, 10), (30, 70), (0, 5), (5, 45)]
     assert segments[0].get("fill") == charts.CLASS_COLOURS["poor"]
     assert segments[0].find(f"{SVG}title").text == "Thôn 1, Hộ nghèo: 4"
-    legend = [t.text for t in root.iter(f"{SVG}text")][:3]
-    assert legend == ["Hộ nghèo", "Hộ cận nghèo", "Không thuộc diện nghèo"]
+    assert [s.label for s in chart.legend] == ["Hộ nghèo", "Hộ cận nghèo", "Không thuộc diện nghèo"]
+    assert 'fill="#b42318"' in str(chart.swatch(chart.legend[0]))
+    assert [t.text for t in root.iter(f"{SVG}text")][:2] == ["Thôn 1", "20"]  # no legend inside the picture
     assert chart.columns == ["Thôn", "Hộ nghèo", "Hộ cận nghèo", "Không thuộc diện nghèo", "Tổng"]
     assert chart.rows == [["Thôn 1", "4", "2", "14", "20"], ["Thôn 2", "1", "0", "9", "10"]]
 
