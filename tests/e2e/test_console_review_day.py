@@ -7,6 +7,7 @@ Nothing is blocked by the CSP and no request leaves the server."""
 from __future__ import annotations
 
 import io
+import re
 
 import openpyxl
 import pytest
@@ -45,8 +46,11 @@ def test_a_supervisors_day(world):
 
         # Search without diacritics, then narrow by an answer: floor area under 20 m².
         page.get_by_label("Tìm theo tên chủ hộ hoặc mã hộ").fill("pham van duc")
-        page.get_by_role("button", name="Lọc", exact=True).click()
+        # With JavaScript the filter replaces only the queue (htmx), and the address follows.
+        with page.expect_request(lambda r: r.headers.get("hx-request") == "true"):
+            page.get_by_role("button", name="Lọc", exact=True).click()
         expect(page.locator("table.queue tbody tr")).to_have_count(1)
+        page.wait_for_url(re.compile(r"q=pham(\+|%20)van(\+|%20)duc"))
         page.get_by_label("Tìm theo tên chủ hộ hoặc mã hộ").fill("")
         page.get_by_label("Biểu mẫu").select_option("household-review")  # submits on change
         page.wait_for_url("**form_id=household-review**")
@@ -131,3 +135,23 @@ def test_the_queue_and_a_household_fit_the_screen(world, viewport):
         screenshot(page, f"console-home-{viewport[0]}")
         assert violations(page) == []
         assert foreign_requests(page, world) == []
+
+
+def test_the_console_works_without_javascript(world):
+    """htmx only enhances: with JavaScript off, filtering, paging links and a comment are plain
+    GETs and POSTs that load whole pages."""
+    with browser() as b:
+        context = b.new_context(viewport={"width": LAPTOP[0], "height": LAPTOP[1]}, java_script_enabled=False)
+        page = context.new_page()
+        log_in(page, world, "giamsat", "/console/submissions")
+        page.get_by_label("Trạng thái").select_option("received")
+        page.get_by_label("Tìm theo tên chủ hộ hoặc mã hộ").fill("le thi hoa")
+        page.get_by_role("button", name="Lọc", exact=True).click()
+        page.wait_for_url("**status=received**")
+        rows = page.locator("table.queue tbody tr")
+        expect(rows).to_have_count(1)
+        rows.first.get_by_role("link", name="Lê Thị Hòa").click()
+        page.get_by_label("Viết ý kiến").fill("Không cần JavaScript.")
+        page.get_by_role("button", name="Gửi ý kiến").click()
+        expect(page.locator("#notice")).to_have_text("Đã gửi ý kiến.")
+        expect(page.locator("#comments")).to_contain_text("Không cần JavaScript.")

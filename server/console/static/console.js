@@ -83,10 +83,13 @@
   document.addEventListener("change", function (event) {
     if (event.target.hasAttribute && event.target.hasAttribute("data-where-field")) { whereRow(event.target); }
   });
-  document.addEventListener("DOMContentLoaded", function () {
+  function init() {
     document.querySelectorAll("[data-where-field]").forEach(whereRow);
     document.querySelectorAll("[data-check-all]").forEach(function (all) {
       refreshCount(all.getAttribute("data-check-all"));
     });
-  });
+  }
+  document.addEventListener("DOMContentLoaded", init);
+  // A part of the page replaced by htmx (the queue's results) starts like a loaded page.
+  document.addEventListener("htmx:afterSettle", init);
 })();
