@@ -74,7 +74,8 @@ def test_a_correction_is_refused_beside_its_field_then_becomes_a_revision(world)
         row = page.locator("#row-floor_area")
         expect(row).to_have_class("row invalid")
         expect(row.locator(".field-error")).not_to_be_empty()
-        expect(page.locator("#a-floor_area")).to_have_value("-5.0")  # what was typed is kept
+        expect(page.locator("#a-floor_area")).to_have_value("-5")  # what was typed is kept
+        expect(page.locator("#notice")).to_contain_text("Hiệu chỉnh chưa được lưu")
         screenshot(page, "console-correction-422-1280")
 
         page.locator("#a-floor_area").fill("60")

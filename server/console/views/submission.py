@@ -58,6 +58,8 @@ def _page(submission_id: uuid.UUID, *, status: int = 200, notice: tuple[str, str
     people = user_service.display_names({submission.enumerator_id} | {r.user_id for r in revisions} | {c.author_id for c in thread}
                      | {h.reviewer_id for h in history})
     g.page_url = url_for("console.submission", submission_id=submission_id)
+    if notice is None and correction and (correction["errors"] or correction["general"]):
+        notice = ("error", auth.t("console.submission.correction.refused"))
     context = {
         "s": submission, "etag": submission_etag(submission), "definition": definition,
         "form_title": definition.label_text(definition.title, lang) if definition.title else submission.form_id,
@@ -137,8 +139,10 @@ def submission_correct(submission_id):
             continue
         if f["type"] == "select_multiple" and f"{key}.present" not in request.form:
             continue
-        value = parse_correction(definition, f["name"], request.form.getlist(key))
-        values[f["name"]] = value
+        raw = request.form.getlist(key)
+        value = parse_correction(definition, f["name"], raw)
+        # Shown again as typed (not as parsed) when the correction is refused.
+        values[f["name"]] = [v for v in raw if v] if f["type"] == "select_multiple" else (raw[0] if raw else "")
         if value != f["current"] and not (value is None and f["current"] in (None, "", [])):
             changed[f["name"]] = value
     correction = {"values": values, "errors": {}, "reason": reason, "general": []}
