@@ -35,6 +35,7 @@ from flask import Blueprint, abort, current_app, g, redirect, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 from markupsafe import Markup
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from server import i18n
 from server.db import db, utcnow
@@ -133,7 +134,10 @@ def _renew(session: AuthSession) -> None:
     if session.expires_at - now > ttl - RENEW_AFTER:
         return
     with db.engine.begin() as connection:
-        session.expires_at = sessions.extend_console_session(connection, session.id, now)
+        expires_at = sessions.extend_console_session(connection, session.id, now)
+    # Known to the loaded row without making it dirty: the request's own transaction must not
+    # write it again (a GET's transaction only reads).
+    set_committed_value(session, "expires_at", expires_at)
     g.console_renewed = True
 
 

@@ -5,6 +5,8 @@ and the cookie marked Secure in production."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
@@ -147,3 +149,37 @@ def test_the_cookie_is_secure_in_production(tmp_path):
     cookie = response.headers["Set-Cookie"]
     assert cookie.startswith("rasoat_console_pre=")
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+
+
+def test_the_session_slides_and_an_expired_one_opens_nothing(world):
+    """Expiry as the database says: a session used again gets its full time back (the cookie
+    too); one whose time has run out sends the browser to the login page."""
+    engine = sa.create_engine(world.live.db_url)
+
+    def sessions_of(username: str, change: str | None = None) -> list:
+        with engine.begin() as connection:
+            where = ("FROM auth_sessions WHERE device_id IS NULL AND revoked_at IS NULL AND user_id = "
+                     f"(SELECT id FROM users WHERE username = '{username}')")
+            if change:
+                connection.execute(sa.text(f"UPDATE auth_sessions SET expires_at = :at WHERE id IN (SELECT id {where})"),
+                                   {"at": change})
+            return [row[0] for row in connection.execute(sa.text(f"SELECT expires_at {where}"))]
+
+    try:
+        with browser() as b:
+            page = new_page(b, world, LAPTOP)
+            log_in(page, world, "admin", "/console/submissions")
+            now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            sessions_of("admin", change=(now + dt.timedelta(hours=1)).isoformat(sep=" "))
+            with page.expect_response("**/console/households") as answer:
+                page.goto(f"{world.url}/console/households")
+            assert "rasoat_console=" in (answer.value.header_value("set-cookie") or "")  # the cookie renewed
+            [renewed] = sessions_of("admin")
+            renewed = renewed if isinstance(renewed, dt.datetime) else dt.datetime.fromisoformat(str(renewed))
+            assert renewed.replace(tzinfo=None) > now + dt.timedelta(hours=7)
+
+            sessions_of("admin", change=(now - dt.timedelta(minutes=1)).isoformat(sep=" "))
+            page.goto(f"{world.url}/console/households")
+            assert "/console/login?next=/console/households" in page.url
+    finally:
+        engine.dispose()
