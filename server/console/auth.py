@@ -288,10 +288,17 @@ def fmt_datetime(value: Any) -> str:
     return moment.strftime("%d/%m/%Y %H:%M")
 
 
+# Pages that belong under another page's item in the top bar.
+NAV_SECTION = {"console.submission": "console.queue", "console.conflict": "console.conflicts",
+               "console.household": "console.households"}
+
+
 def nav_items() -> list[dict[str, Any]]:
     if g.get("console_session") is None:
         return []
     endpoint = request.endpoint or ""
+    endpoint = next((section for page, section in NAV_SECTION.items()
+                     if endpoint == page or endpoint.startswith(page + "_")), endpoint)
     items = []
     for key, target in NAV:
         if may_open(target):
