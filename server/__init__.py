@@ -99,6 +99,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from server.field_app import app as field_app  # /app/: the enumerators' offline web app
 
     field_app.register(app)
+    from server import console
+
+    console.register(app)
     for module in (auth, users, devices, areas, forms, sync, households, assignments, reviews, audit, season):
         api.register_blueprint(module.blp)
     from server.api import reports  # reports and exports

@@ -34,6 +34,9 @@ DEFAULTS: dict[str, Any] = {
     # gets that same pair (a retry after a lost answer on 2G, or two refreshes racing) instead
     # of ending the session; later, or once that pair is used, it is reuse. 0 turns it off.
     "REFRESH_GRACE_SECONDS": 60,
+    # A web console session (a cookie naming a row of auth_sessions) ends after this long without
+    # a request: a working day at a shared commune computer, renewed as the supervisor works.
+    "CONSOLE_SESSION_TTL_SECONDS": 8 * 3600,
     # Request limits.
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
     "MAX_JSON_BYTES": 8 * 1024 * 1024,

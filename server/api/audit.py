@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 
 from server.api.common import PageQuery, page_limit, page_schema
 from server.jsonio import ApiBlueprint
-from server.models import AuditEntry, UserArea
-from server.pagination import paginate
 from server.scoping import scope_of
 from server.security.current import current_user, requires
+from server.services import audit
 
 blp = ApiBlueprint("audit", __name__, url_prefix="/api/v1", description="The audit log (admins)")
 
@@ -40,12 +38,6 @@ AuditPage = page_schema(AuditOut, "AuditPage")
 def list_audit(args):
     """Who did what, oldest first. A provincial admin sees the entries about areas within theirs and
     those made by users of their areas."""
-    scope = scope_of(current_user())
-    query = sa.select(AuditEntry)
-    if not scope.is_national:
-        actors_inside = sa.select(UserArea.user_id).where(scope.clause(UserArea.area_code))
-        query = query.where(sa.or_(scope.clause(AuditEntry.area_code), AuditEntry.actor_id.in_(actors_inside)))
-    if args["action"]:
-        query = query.where(AuditEntry.action == args["action"])
-    page = paginate(query, key=AuditEntry.id, cursor=args["cursor"], limit=page_limit(args), purpose="audit")
+    page = audit.list_entries(scope_of(current_user()), action=args["action"], cursor=args["cursor"],
+                              limit=page_limit(args))
     return {"items": page.items, "next_cursor": page.next_cursor}

@@ -107,16 +107,8 @@ def _read_definition() -> object:
         upload = request.files.get("file")
         if upload is None:
             raise invalid("file", "required", "Send the XLSForm as multipart field 'file'.")
-        from forms.problems import FormDefinitionError
-        from forms.xlsform import xlsform_to_form
-
-        try:
-            return nfc_deep(xlsform_to_form(upload.read(), form_id=request.form.get("form_id") or None,
-                                            version=request.form.get("version") or None))
-        except FormDefinitionError as exc:
-            problems = exc.to_list()
-            raise Problem("form.invalid", f"The XLSForm has {len(problems)} problem(s); the first: "
-                          f"{problems[0]['path']}: {problems[0]['message']}", errors=problems) from exc
+        return service.definition_from_xlsform(upload.read(), form_id=request.form.get("form_id") or None,
+                                               version=request.form.get("version") or None)
     try:
         return nfc_deep(orjson.loads(request.get_data(cache=False)))
     except orjson.JSONDecodeError as exc:

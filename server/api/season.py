@@ -3,18 +3,13 @@ decision that closes the year (and an admin's reopening of it)."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Response
 from marshmallow import Schema, fields, validate
 
-from server import exports
 from server.api.common import PageQuery, page_limit, page_schema
 from server.jsonio import ApiBlueprint
-from server.printing import table_pdf
 from server.scoping import scope_of
 from server.security.current import current_user, requires
-from server.services import audit
 from server.services import season as service
 
 blp = ApiBlueprint("season", __name__, url_prefix="/api/v1",
@@ -214,21 +209,9 @@ class PostingOut(Schema):
 def posting_list(args, code):
     """The village's public list of households proposed as poor and near-poor: head's name, address, village
     and proposed class only (no ID numbers, incomes or scores), as JSON, PDF to print, or XLSX."""
-    listing = service.posting_list(scope_of(current_user()), code, args["year"])
-    audit.record("season.posting_list", actor=current_user(), target_type="area", target_id=code, area_code=code,
-                 year=args["year"], format=args["format"], households=len(listing["households"]))
     if args["format"] == "json":
+        listing = service.posting_list(scope_of(current_user()), code, args["year"])
+        service.audit_posting(code, args["year"], "json", listing)
         return listing
-    rows = [(h["no"], h["head_name"], h["address"], h["village"], h["label"]) for h in listing["households"]]
-    name = f"danh-sach-niem-yet-{code}-{args['year']}"
-    if args["format"] == "xlsx":
-        body = exports.xlsx_bytes({"Danh sách": (service.POSTED_COLUMNS, rows)})
-        mimetype, name = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"{name}.xlsx"
-    else:
-        counts = listing["counts"]
-        footer = (f"Tổng số: {counts['poor']} hộ nghèo, {counts['near_poor']} hộ cận nghèo. "
-                  f"Niêm yết ngày {dt.date.today().strftime('%d/%m/%Y')}.")
-        body = table_pdf(listing["title"], listing["place"], service.POSTED_COLUMNS, rows, (12, 52, 62, 34, 30),
-                         footer)
-        mimetype, name = "application/pdf", f"{name}.pdf"
+    body, mimetype, name = service.posting_file(scope_of(current_user()), code, args["year"], args["format"])
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -262,3 +262,20 @@ def set_area_type(scope: Scope, code: str, area_type: str, valid_from: dt.date) 
                  area_type=area_type, valid_from=valid_from.isoformat())
     db.session.commit()
     return setting
+
+
+def area_type_periods(scope: Scope, code: str) -> list[AreaSetting]:
+    """A commune's rural/urban periods, oldest first (the last one open-ended)."""
+    area = db.session.get(Area, code)
+    if area is None or not scope.covers(code):
+        raise Problem("request.not_found", f"No area {code!r} in your areas.")
+    return list(db.session.execute(sa.select(AreaSetting).where(AreaSetting.area_code == code)
+                                   .order_by(AreaSetting.valid_from)).scalars())
+
+
+def area_options(scope: Scope, levels: tuple[str, ...], limit: int) -> list[Area] | None:
+    """The areas of ``levels`` within scope (not their ancestors), by code, for a page to offer;
+    None when there are more than ``limit``."""
+    rows = db.session.execute(sa.select(Area).where(Area.level.in_(levels), scope.clause(Area.code))
+                              .order_by(Area.code).limit(limit + 1)).scalars().all()
+    return None if len(rows) > limit else list(rows)

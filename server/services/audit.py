@@ -8,13 +8,18 @@ entry written in that session carries it. Outside a request (the CLI) there is n
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from server.db import READ_ONLY, db, set_read_only
-from server.models import AuditEntry, User
+from server.models import AuditEntry, User, UserArea
+from server.pagination import Page, paginate, paginate_sorted
+from server.scoping import Scope
+from sync.cursors import CursorError
 
 _ORIGIN_KEY = "rasoat.audit_origin"
 
@@ -83,3 +88,45 @@ def record(action: str, *, actor: User | None = None, target_type: str | None = 
         request_id=origin.request_id,
         client_address=origin.client_address,
     ))
+
+
+def visible_entries(scope: Scope, *, action: str | None = None, actor: str | None = None,
+                    area: str | None = None, since: dt.datetime | None = None,
+                    until: dt.datetime | None = None) -> sa.Select:
+    """The entries an admin with ``scope`` may read, filtered: a provincial admin sees the entries
+    about areas within theirs and those made by users of their areas. ``action`` is an exact
+    action, or a prefix ending in a dot (``season.``); ``actor`` a username; ``area`` keeps the
+    entries about that area and what lies below it; ``since``/``until`` bound the entry's time
+    (``until`` excluded)."""
+    query = sa.select(AuditEntry)
+    if not scope.is_national:
+        actors_inside = sa.select(UserArea.user_id).where(scope.clause(UserArea.area_code))
+        query = query.where(sa.or_(scope.clause(AuditEntry.area_code), AuditEntry.actor_id.in_(actors_inside)))
+    if action:
+        query = query.where(AuditEntry.action.startswith(action, autoescape=True) if action.endswith(".")
+                            else AuditEntry.action == action)
+    if actor:
+        query = query.where(AuditEntry.actor_username == actor.strip().lower())
+    if area:
+        query = query.where(Scope((area,)).clause(AuditEntry.area_code))
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
+    return query
+
+
+def list_entries(scope: Scope, *, cursor: str | None, limit: int, newest_first: bool = False,
+                 **filters: Any) -> Page:
+    """A page of ``visible_entries``, oldest first (the API's order) or newest first (the console's)."""
+    query = visible_entries(scope, **filters)
+    if not newest_first:
+        return paginate(query, key=AuditEntry.id, cursor=cursor, limit=limit, purpose="audit")
+    return paginate_sorted(query, sort=AuditEntry.id, descending=True, key=AuditEntry.id, parse_sort=_entry_id,
+                           dump_sort=int, cursor=cursor, limit=limit, purpose="audit-newest")
+
+
+def _entry_id(value: Any) -> int:
+    if type(value) is int and 0 <= value < 2**63:
+        return value
+    raise CursorError("The cursor's position is not an entry.")

@@ -153,6 +153,20 @@ def _audit(action: str, row: FormVersion, actor: User | None, **detail: Any) -> 
                  sha256=row.sha256, **detail)
 
 
+def definition_from_xlsform(data: bytes, *, form_id: str | None = None, version: str | None = None) -> dict:
+    """An XLSForm workbook as a form document; its problems (each with its sheet and row, e.g.
+    ``survey/row 12/constraint``) as a 422 ``form.invalid``."""
+    from forms.xlsform import xlsform_to_form
+    from server.jsonio import nfc_deep
+
+    try:
+        return nfc_deep(xlsform_to_form(data, form_id=form_id, version=version))
+    except FormDefinitionError as exc:
+        problems = exc.to_list()
+        raise Problem("form.invalid", f"The XLSForm has {len(problems)} problem(s); the first: "
+                      f"{problems[0]['path']}: {problems[0]['message']}", errors=problems) from exc
+
+
 def create_version(doc: Any, actor: User | None) -> FormVersion:
     if isinstance(doc, dict) and isinstance(doc.get("form_id"), str):
         authorise(actor, doc["form_id"])  # before the definition's problems: 403, not 422

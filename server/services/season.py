@@ -10,6 +10,7 @@ import uuid
 
 import sqlalchemy as sa
 
+from server import exports
 from server.db import db, utcnow
 from server.errors import Problem, invalid
 from server.models import (
@@ -24,6 +25,7 @@ from server.models import (
     VillageMeeting,
 )
 from server.pagination import Page, paginate
+from server.printing import table_pdf
 from server.scoping import Scope
 from server.services import audit, changes
 from server.services.areas import commune_of
@@ -228,3 +230,96 @@ def posting_list(scope: Scope, village_code: str, year: int) -> dict:
             "place": f"{village.name}, {commune.name if commune else ''}".strip(", "),
             "year": year, "village": village.code, "households": entries,
             "counts": {cls: sum(e["classification"] == cls for e in entries) for cls in CLASS_LABELS}}
+
+
+POSTING_FORMATS = ("pdf", "xlsx")
+POSTING_WIDTHS = (12, 52, 62, 34, 30)  # mm on the printed page, per column
+
+
+def posting_file(scope: Scope, village_code: str, year: int, fmt: str) -> tuple[bytes, str, str]:
+    """The posting list as a file to print (``pdf``) or to edit (``xlsx``): (bytes, media type,
+    file name). Audited: it names households."""
+    listing = posting_list(scope, village_code, year)
+    audit_posting(village_code, year, fmt, listing)
+    rows = [(h["no"], h["head_name"], h["address"], h["village"], h["label"]) for h in listing["households"]]
+    name = f"danh-sach-niem-yet-{village_code}-{year}"
+    if fmt == "xlsx":
+        body = exports.xlsx_bytes({"Danh sách": (POSTED_COLUMNS, rows)})
+        return body, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"{name}.xlsx"
+    counts = listing["counts"]
+    footer = (f"Tổng số: {counts['poor']} hộ nghèo, {counts['near_poor']} hộ cận nghèo. "
+              f"Niêm yết ngày {dt.date.today().strftime('%d/%m/%Y')}.")
+    body = table_pdf(listing["title"], listing["place"], POSTED_COLUMNS, rows, POSTING_WIDTHS, footer)
+    return body, "application/pdf", f"{name}.pdf"
+
+
+def audit_posting(village_code: str, year: int, fmt: str, listing: dict) -> None:
+    """A read that names households: its entry is committed at once (``audit.record_read``)."""
+    audit.record_read("season.posting_list", target_type="area", target_id=village_code, area_code=village_code,
+                      year=year, format=fmt, households=len(listing["households"]))
+
+
+# --- the village meeting's roll (the console's page) ------------------------------------------
+
+def meeting_roll(scope: Scope, village_code: str, year: int) -> list[dict]:
+    """The households the village's meeting votes on in ``year``: every household whose counted
+    visit of the year lies in the village (the proposed poor and near-poor first), with the
+    latest vote recorded on each (None: not voted yet)."""
+    village = db.session.get(Area, village_code)
+    if village is None or not scope.covers(village_code):
+        raise Problem("request.not_found", f"No area {village_code!r} in your areas.")
+    if village.level != "village":
+        raise invalid("area", "not_village", "A village meeting is per village.")
+    rows = db.session.execute(
+        sa.select(Household.id, Household.household_code, Household.head_name, HouseholdYear.classification,
+                  Submission.review_state)
+        .join(HouseholdYear, HouseholdYear.household_id == Household.id)
+        .join(Submission, Submission.id == HouseholdYear.submission_id)
+        .where(HouseholdYear.year == year, HouseholdYear.area_code == village.code)
+        .order_by(sa.case((HouseholdYear.classification == "poor", 0),
+                          (HouseholdYear.classification == "near_poor", 1), else_=2),
+                  Household.head_name_folded, Household.id)).all()
+    votes: dict[uuid.UUID, VillageMeeting] = {}
+    if rows:
+        for meeting in db.session.execute(
+                sa.select(VillageMeeting).where(VillageMeeting.year == year, VillageMeeting.area_code == village.code)
+                .order_by(VillageMeeting.held_on, VillageMeeting.created_at)).scalars():
+            votes[meeting.household_id] = meeting  # the latest wins
+    return [{"household_id": hid, "household_code": code, "head_name": head or "", "classification": cls,
+             "review_state": state, "meeting": votes.get(hid)} for hid, code, head, cls, state in rows]
+
+
+def households_of(scope: Scope, village_code: str, year: int) -> list[dict]:
+    """The households counted in the village in ``year`` (for choosing one, e.g. a complaint's)."""
+    return [{k: row[k] for k in ("household_id", "household_code", "head_name", "classification")}
+            for row in meeting_roll(scope, village_code, year)]
+
+
+def household_names(household_ids: list[uuid.UUID]) -> dict[uuid.UUID, tuple[str | None, str]]:
+    """Household id -> (household code, head's name), for listing what ids name (the callers'
+    rows already passed the scope)."""
+    if not household_ids:
+        return {}
+    return {hid: (code, head or "") for hid, code, head in db.session.execute(
+        sa.select(Household.id, Household.household_code, Household.head_name)
+        .where(Household.id.in_(set(household_ids))))}
+
+
+def year_summary(scope: Scope, commune_code: str, year: int) -> dict:
+    """Where the commune's season stands in ``year``, before its decision: households counted by
+    classification and by review state of their counted visit, votes recorded, complaints open."""
+    area = _commune(scope, commune_code)
+    within = Scope((area.code,)).clause
+    by_class = dict(db.session.execute(
+        sa.select(HouseholdYear.classification, sa.func.count()).where(
+            HouseholdYear.year == year, within(HouseholdYear.area_code)).group_by(HouseholdYear.classification)).all())
+    by_state = dict(db.session.execute(
+        sa.select(Submission.review_state, sa.func.count())
+        .join(HouseholdYear, HouseholdYear.submission_id == Submission.id)
+        .where(HouseholdYear.year == year, within(HouseholdYear.area_code)).group_by(Submission.review_state)).all())
+    voted = db.session.execute(sa.select(sa.func.count(sa.distinct(VillageMeeting.household_id))).where(
+        VillageMeeting.year == year, within(VillageMeeting.area_code))).scalar_one()
+    open_complaints = db.session.execute(sa.select(sa.func.count()).where(
+        Complaint.year == year, Complaint.status == "open", within(Complaint.area_code))).scalar_one()
+    return {"households": sum(by_class.values()), "by_class": by_class, "by_state": by_state, "voted": voted,
+            "open_complaints": open_complaints}

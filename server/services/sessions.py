@@ -159,9 +159,9 @@ def _register_device(user: User, device_id: str, device_name: str | None, app_ve
 
 # --- login / refresh / logout ---------------------------------------------------------------
 
-def login(username: str, password: str, device_id: str | None, device_name: str | None,
-          app_version: str | None, address: str | None) -> TokenPair:
-    now = utcnow()
+def _check_credentials(username: str, password: str, address: str | None, now: dt.datetime) -> User:
+    """The user these credentials name, counted against the login throttle (shared by the API's
+    login and the console's, so that neither is a way around the other's limit)."""
     username = normalise_username(username)
     keys = _throttle_keys(username, address)
     _count_attempt(keys, now)
@@ -176,6 +176,13 @@ def login(username: str, password: str, device_id: str | None, device_name: str 
         raise Problem("auth.invalid_credentials", "Unknown username or wrong password.",
                       headers={"WWW-Authenticate": 'Bearer realm="rasoat"'})
     _forgive_attempt(keys)
+    return user
+
+
+def login(username: str, password: str, device_id: str | None, device_name: str | None,
+          app_version: str | None, address: str | None) -> TokenPair:
+    now = utcnow()
+    user = _check_credentials(username, password, address, now)
 
     if device_id is not None:
         _register_device(user, device_id, device_name, app_version, now)
@@ -291,6 +298,41 @@ def logout(token: str) -> None:
     session = db.session.get(AuthSession, stored.session_id)
     if session.revoked_at is None:
         session.revoked_at, session.revoked_reason = utcnow(), "logout"
+        audit.record("auth.logout", actor=db.session.get(User, session.user_id),
+                     target_type="session", target_id=session.id)
+    db.session.commit()
+
+
+# --- console (cookie) sessions --------------------------------------------------------------
+# A browser session of the web console is a row of the same auth_sessions table, without a
+# device and without refresh tokens: the signed cookie names the row. Logout, password change,
+# deactivation and revocation (``revoke_sessions``) therefore end it exactly as they end a phone's.
+
+def open_console_session(username: str, password: str, address: str | None) -> AuthSession:
+    now = utcnow()
+    user = _check_credentials(username, password, address, now)
+    session = AuthSession(id=uuid.uuid4(), user_id=user.id, device_id=None, created_at=now,
+                          expires_at=now + dt.timedelta(seconds=current_app.config["CONSOLE_SESSION_TTL_SECONDS"]))
+    db.session.add(session)
+    audit.record("auth.login", actor=user, target_type="session", target_id=session.id, channel="console")
+    db.session.commit()
+    return session
+
+
+def extend_console_session(connection: sa.Connection, session_id: uuid.UUID, now: dt.datetime) -> dt.datetime:
+    """Sliding expiry: the session lives its full time again from ``now``. Written on its own
+    ``connection`` (the caller's short transaction), because most console requests are GETs whose
+    own transaction only reads (on SQLite it holds no write lock and must not take one midway)."""
+    expires_at = now + dt.timedelta(seconds=current_app.config["CONSOLE_SESSION_TTL_SECONDS"])
+    connection.execute(sa.update(AuthSession).where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+                       .values(expires_at=expires_at))
+    return expires_at
+
+
+def end_session(session: AuthSession, reason: str = "logout") -> None:
+    """Log a session out (the console's logout); idempotent."""
+    if session.revoked_at is None:
+        session.revoked_at, session.revoked_reason = utcnow(), reason
         audit.record("auth.logout", actor=db.session.get(User, session.user_id),
                      target_type="session", target_id=session.id)
     db.session.commit()

@@ -40,6 +40,16 @@ def get_user(scope: Scope, user_id: uuid.UUID) -> User:
     return user
 
 
+def display_names(user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The names to show for people a page already names by id (a submission's enumerator, its
+    reviewers and commenters: the caller got the ids from a scoped read), display name first."""
+    if not user_ids:
+        return {}
+    rows = db.session.execute(sa.select(User.id, User.display_name, User.username)
+                              .where(User.id.in_(sorted(user_ids)))).all()
+    return {row.id: row.display_name or row.username for row in rows}
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise invalid("password", "too_short", f"At least {MIN_PASSWORD_LENGTH} characters.")

@@ -224,3 +224,35 @@ def test_authentication_comes_before_validation(app, client, role_headers, route
     problem(_call(client, method, rule, json=junk), 401, "auth.required")
     for role in set(ROLES) - allowed:
         problem(_call(client, method, rule, role_headers[role], json=junk), 403, "auth.forbidden")
+
+
+# --- the web console (/console/): cookie sessions, guarded by server.console.auth.page ---------
+
+CONSOLE_PUBLIC = {"console.login", "console.logout", "console.static"}
+
+
+def test_every_console_view_is_guarded_by_the_page_decorator(app):
+    """A console page added without ``@auth.page(...)`` would serve to anyone: every route of the
+    blueprint declares its roles, enumerators (who work in the field app) reach none but the front
+    door, and the admin pages are for admins (devices: supervisors too, for their own areas, as in
+    the API). The browser test tests/e2e/test_console_security.py requests each of them."""
+    from server.console.auth import ROLES_ATTRIBUTE as CONSOLE_ROLES
+
+    unguarded, enumerator_reachable, admin_leaks = [], [], []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("console.") or rule.endpoint in CONSOLE_PUBLIC:
+            continue
+        roles = getattr(app.view_functions[rule.endpoint], CONSOLE_ROLES, None)
+        if not roles:
+            unguarded.append(rule.rule)
+            continue
+        if "enumerator" in roles and rule.endpoint != "console.index":
+            enumerator_reachable.append(rule.rule)
+        if rule.rule.startswith("/console/admin") and not rule.rule.startswith("/console/admin/devices") \
+                and roles != ADMIN:
+            admin_leaks.append((rule.rule, sorted(roles)))
+    assert not unguarded, f"console views without @auth.page: {unguarded}"
+    assert not enumerator_reachable, f"console views open to enumerators: {enumerator_reachable}"
+    assert not admin_leaks, f"admin pages open to others: {admin_leaks}"
+    assert {r.endpoint for r in app.url_map.iter_rules()} >= {"console.queue", "console.submission",
+                                                              "console.conflict", "console.household"}
