@@ -56,6 +56,9 @@ def display(form: FormDefinition, f: Field | None, value: Any, lang: str) -> str
     if isinstance(value, bool):
         return "✓" if value else "✗"
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if float(value).is_integer() and abs(value) < 10_000:
+            # Four digits stay whole: a birth year is 1986, not 1.986 (amounts are larger).
+            return str(int(value))
         return fmt_number(value, 0 if float(value).is_integer() else 2)
     if f is not None and f.type == "date":
         return fmt_date(value)
