@@ -47,6 +47,8 @@ def test_the_landing_page_speaks_vietnamese_first_and_remembers_english(live, tm
             assert page.locator("html").get_attribute("lang") == "vi"
             assert page.locator("h1").inner_text().startswith("rasoat: rà soát hộ nghèo")
             assert page.get_by_role("link", name="Mở tài liệu API").get_attribute("href") == "/api/docs"
+            assert page.get_by_role("link", name="Mở ứng dụng thực địa").get_attribute("href") == "/app/"
+            assert page.get_by_role("link", name="Vào trang quản lý").get_attribute("href") == "/console/"
             demo = page.locator("section.demo tbody tr")
             assert demo.count() == 3 and "giamsat" in demo.nth(1).inner_text()
             # Nothing wider than the screen (a phone must not scroll sideways).
@@ -61,6 +63,11 @@ def test_the_landing_page_speaks_vietnamese_first_and_remembers_english(live, tm
             page.screenshot(path=str(shots / f"landing-en-{viewport[0]}.png"), full_page=True)
             page.get_by_role("link", name="Tiếng Việt").click()
             page.wait_for_load_state()
+            assert page.locator("html").get_attribute("lang") == "vi"
+            # The console's door: not logged in, its login page, in the language just chosen.
+            page.get_by_role("link", name="Vào trang quản lý").click()
+            page.wait_for_load_state()
+            assert page.url.startswith(f"{live.url}/console/login")
             assert page.locator("html").get_attribute("lang") == "vi"
             violations = page.evaluate("window.__cspViolations")
         finally:
