@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from forms.definition import Field, FormDefinition
+from forms.typed import parse_decimal, parse_integer
 
 from server.console import auth
 from server.console.auth import fmt_date, fmt_datetime, fmt_number
@@ -164,17 +165,11 @@ def parse_correction(form: FormDefinition, name: str, raw: list[str]) -> Any:
     text = (raw[0] if raw else "").strip()
     if text == "":
         return None
-    if f.type == "integer":
-        try:
-            return int(text.replace(".", "").replace(",", "")) if text.lstrip("-").replace(".", "").replace(
-                ",", "").isdigit() else text
-        except ValueError:
-            return text
-    if f.type == "decimal":
-        try:
-            return float(text.replace(",", "."))
-        except ValueError:
-            return text
+    if f.type in ("integer", "decimal"):
+        # Read as the phone reads it (forms.typed); what it cannot read goes on as typed, and the
+        # service's 422 says so beside the field: "2,5" is never stored as 25.
+        value, error = (parse_integer if f.type == "integer" else parse_decimal)(text)
+        return text if error else value
     return text
 
 

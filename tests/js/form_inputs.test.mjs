@@ -2,6 +2,7 @@
 // (They import no DOM at module load, so they run under node --test.)
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 import { parseDecimal, parseInteger } from '../../server/field_app/js/form/controls.js';
@@ -17,6 +18,16 @@ test('integers as Vietnamese write them', () => {
   assert.deepEqual(parseInteger('12a'), [null, 'form.error.integer']);
   assert.deepEqual(parseInteger('1,5'), [null, 'form.error.integer']);
   assert.deepEqual(parseInteger('99999999999999999999'), [null, 'form.error.too_large']);
+});
+
+test('typed numbers: the cases forms/typed.py is held to as well', () => {
+  const cases = JSON.parse(readFileSync(new URL('../../forms/typed_numbers.json', import.meta.url), 'utf8'));
+  for (const [text, value, error] of cases.integer) {
+    assert.deepEqual(parseInteger(text), [value, error && `form.error.${error}`], JSON.stringify(text));
+  }
+  for (const [text, value, error] of cases.decimal) {
+    assert.deepEqual(parseDecimal(text), [value, error && `form.error.${error}`], JSON.stringify(text));
+  }
 });
 
 test('decimals with a comma or a point', () => {

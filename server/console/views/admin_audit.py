@@ -27,7 +27,9 @@ def admin_audit():
     since, until = _day("since"), _day("until")
     filters = {"action": pages.text_arg("action"), "actor": pages.text_arg("actor"), "area": pages.text_arg("area"),
                "since": dt.datetime.combine(since, dt.time(), VIETNAM) if since else None,
-               "until": dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), VIETNAM) if until else None}
+               # The end of the last day asked for (no upper bound for the calendar's last day).
+               "until": dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), VIETNAM)
+               if until and until < dt.date.max else None}
     page, problem = None, None
     try:
         from server.services import audit

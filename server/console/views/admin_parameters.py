@@ -47,7 +47,9 @@ def admin_parameters(problem=None, fields=None, status=200):
     versions = _versions()
     row = _choice(versions)
     provinces = _provinces()
-    province = pages.text_arg("province") or (provinces[0].code if provinces else None)
+    # Only a province the admin may see (another's parameters are not theirs to read here).
+    asked = pages.text_arg("province")
+    province = asked if asked in {p.code for p in provinces} else (provinces[0].code if provinces else None)
     effective, own, history, current = {}, {}, [], {}
     if row is not None:
         own = dict(service.definition_of(row).parameters)

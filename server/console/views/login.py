@@ -44,6 +44,11 @@ def login():
             raise
         body = render_template("console/login.html", next=target, username=username, error=error)
         return body, problem.status, {k: v for k, v in problem.headers.items() if k == "Retry-After"}
+    previous = auth.current_session()
+    if previous is not None and previous.id != session.id:
+        # Someone else logs in on this browser (a shared commune computer): the session the
+        # cookie held ends now, not at its expiry.
+        sessions.end_session(previous)
     response = make_response(redirect(target or url_for("console.index"), code=303))
     auth.set_session_cookie(response, session)
     response.delete_cookie(auth.PRE_COOKIE, path=auth.COOKIE_PATH)

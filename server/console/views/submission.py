@@ -33,6 +33,11 @@ def _definition(submission):
     return form_service.definition_of(form_service.get_version(None, submission.form_id, submission.form_version))
 
 
+def _as_in_a_text_box(text: str) -> str:
+    """What an <input type=text> holding ``text`` posts back (browsers drop CR and LF), stripped."""
+    return text.replace("\r", "").replace("\n", "").strip()
+
+
 def _page(submission_id: uuid.UUID, *, status: int = 200, notice: tuple[str, str] | None = None,
           review_errors: dict | None = None, correction: dict | None = None, comment_error: str | None = None,
           comment_text: str = ""):
@@ -140,6 +145,9 @@ def submission_correct(submission_id):
         if f["type"] == "select_multiple" and f"{key}.present" not in request.form:
             continue
         raw = request.form.getlist(key)
+        if (f["type"] == "text" and isinstance(f["current"], str) and raw
+                and _as_in_a_text_box(f["current"]) == raw[0].strip()):
+            continue  # untouched: a text box drops newlines and we strip, which is no correction
         value = parse_correction(definition, f["name"], raw)
         # Shown again as typed (not as parsed) when the correction is refused.
         values[f["name"]] = [v for v in raw if v] if f["type"] == "select_multiple" else (raw[0] if raw else "")

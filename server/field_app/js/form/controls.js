@@ -11,21 +11,22 @@ import { POOR_ACCURACY_M, compressPhoto, devicePosition, geopointAnswer, sha256H
 
 const RADIO_LIMIT = 12; // longer lists (54 ethnic groups) become a drop-down; up to 12 rows are quicker to tap
 
-/** Parse an integer as typed: dots and spaces as thousands separators. */
+/** Parse an integer as typed: dots and spaces separate thousands, in groups of three ("2.5" is
+ * refused, not read as 25). The twin of forms/typed.py; both are held to forms/typed_numbers.json. */
 export function parseInteger(text) {
-  const s = text.trim().replace(/[.\s\u00a0]/g, '');
+  const s = text.trim().replace(/[\s\u00a0]+/g, '.');
   if (s === '') return [null, null];
-  if (!/^-?\d+$/.test(s)) return [null, 'form.error.integer'];
-  const n = Number(s);
+  if (!/^-?([0-9]+|[0-9]{1,3}(\.[0-9]{3})+)$/.test(s)) return [null, 'form.error.integer'];
+  const n = Number(s.replace(/\./g, ''));
   if (!Number.isSafeInteger(n)) return [null, 'form.error.too_large'];
   return [n, null];
 }
 
-/** Parse a decimal as typed: a comma or a point before the decimals. */
+/** Parse a decimal as typed: a comma or a point before the decimals (forms/typed.py's twin). */
 export function parseDecimal(text) {
   const s = text.trim().replace(/\s/g, '').replace(',', '.');
   if (s === '') return [null, null];
-  if (!/^-?(\d+\.?\d*|\.\d+)$/.test(s)) return [null, 'form.error.decimal'];
+  if (!/^-?([0-9]+\.?[0-9]*|\.[0-9]+)$/.test(s)) return [null, 'form.error.decimal'];
   return [Number(s), null];
 }
 
