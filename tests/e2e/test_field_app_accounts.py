@@ -168,6 +168,21 @@ def test_two_users_on_one_phone_never_see_each_other(phone, live):
     assert phone.tab_count("drafts") == 1
     phone.shot("field-second-user-393")
 
+    # The phone is revoked and the second user (who holds it now) hears it at the next sync:
+    # every account's data leaves the phone, the first user's unsent draft included (a revoked
+    # phone is lost or retired; the first user may never unlock on it again).
+    page.get_by_role("button", name="Thêm", exact=True).click()
+    page.get_by_role("button", name="Khóa ứng dụng").click()
+    page.get_by_role("radio", name="rasoat2").click()
+    phone.unlock("135792")
+    assert api(live, token, "POST", f"/api/v1/devices/{device}/revoke").status == 200
+    page.get_by_role("button", name="Đồng bộ", exact=True).click()
+    page.get_by_test_id("sync-now").click()
+    expect(page.get_by_text("Máy này đã bị thu hồi")).to_be_visible(timeout=20000)
+    records = phone.raw_records()
+    assert all(records[store] == [] for store in ("forms", "households", "drafts", "outbox", "files")), records
+    assert not [r for r in records["settings"] if r["key"].startswith("account:")]
+
 
 def test_logout_says_what_unsent_work_would_be_lost(phone, live):
     page = phone.open()

@@ -150,7 +150,8 @@ class App {
     this.lock();
   }
 
-  // The server said this phone is revoked: the user's data leaves the phone at once.
+  // The server said this phone is revoked: the phone is lost or retired, so every account's data
+  // leaves it at once, not only the one that heard the news (the others may never unlock again).
   async revoked(userId) {
     this.autolock.stop();
     if (this.session) this.session.engine.stop();
@@ -158,11 +159,17 @@ class App {
     this.formHandle = null;
     this.leaveForm = null;
     this.inForm = false;
-    await wipe(userId);
+    await this.wipeEveryone(userId);
     this.session = null;
     this.notice = { text: t('auth.revoked'), kind: 'error' };
     const known = await accounts();
     if (known.length) showUnlock(this, known); else showLogin(this);
+  }
+
+  async wipeEveryone(userId = null) {
+    const ids = new Set((await accounts()).map((a) => a.user_id));
+    if (userId) ids.add(userId);
+    for (const id of ids) await wipe(id);
   }
 
   async sync({ quiet = false } = {}) {

@@ -43,6 +43,8 @@ export function showLogin(app, { username = '' } = {}) {
         if (existing) showUnlock(app, [existing], { tokens });
         else showChoosePin(app, tokens);
       } catch (error) {
+        // A revoked phone keeps nobody's data, whoever tries to log in on it.
+        if (error instanceof ApiError && error.code === 'auth.device_revoked') await app.wipeEveryone();
         clear(status, message(loginError(error), 'error'));
         submit.disabled = false;
       }
