@@ -26,44 +26,20 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # run as a script from anywhere
-    sys.path.insert(0, str(ROOT))
+for path in (ROOT, ROOT / "tests"):  # run as a script from anywhere
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
 
 import canonjson  # noqa: E402
 from forms.answers import evaluate_submission  # noqa: E402
 from forms.definition import load_form  # noqa: E402
 from forms.reasons import explain  # noqa: E402
+from support.case_books import patched, resolve_answers  # noqa: E402
 
 BUNDLED = ROOT / "forms" / "bundled"
 FIXTURE = ROOT / "tests" / "js" / "fixtures" / "form_engine_cases.json"
 SUPPLEMENTS_JS = ROOT / "server" / "field_app" / "js" / "form" / "supplements.js"
 TODAY = date(2026, 10, 1)  # as tests/unit/forms/test_bundled_forms.py
-
-
-def _patched(obj: dict, patch: dict) -> dict:
-    out = dict(obj)
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = value
-    return out
-
-
-def _member(entry, templates: dict) -> dict:
-    if isinstance(entry, str):
-        return dict(templates[entry])
-    entry = dict(entry)
-    template = entry.pop("use", None)
-    return _patched(templates[template] if template else {}, entry)
-
-
-def resolve_answers(book: dict, case: dict) -> dict:
-    """A case's full submission (the format of forms/bundled/cases/README.md)."""
-    answers = case["answers"] if "answers" in case else _patched(book["base"], case.get("patch", {}))
-    if "members" in answers:
-        answers = dict(answers, members=[_member(m, book.get("members", {})) for m in answers["members"]])
-    return answers
 
 
 def _without(d: dict, *keys) -> dict:
@@ -72,7 +48,7 @@ def _without(d: dict, *keys) -> dict:
 
 def _member_patch(answers: dict, index: int, **changes) -> dict:
     members = [dict(m) for m in answers["members"]]
-    members[index] = _patched(members[index], changes)
+    members[index] = patched(members[index], changes)
     return dict(answers, members=members)
 
 

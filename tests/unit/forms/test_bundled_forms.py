@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from support.case_books import resolve_answers
 
 from forms.answers import evaluate_submission
 from forms.definition import load_form
@@ -45,33 +46,6 @@ def _form(name: str):
 
 def _case_files() -> list[Path]:
     return sorted(CASES.glob("*.cases.json"))
-
-
-def _patched(obj: dict, patch: dict) -> dict:
-    """Shallow merge; a ``null`` in the patch removes the key."""
-    out = dict(obj)
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = value
-    return out
-
-
-def _member(entry, templates: dict) -> dict:
-    if isinstance(entry, str):
-        return dict(templates[entry])
-    entry = dict(entry)
-    template = entry.pop("use", None)
-    return _patched(templates[template] if template else {}, entry)
-
-
-def resolve_answers(book: dict, case: dict) -> dict:
-    """A case's full submission: ``answers`` as given, or the file's ``base`` with ``patch``."""
-    answers = case["answers"] if "answers" in case else _patched(book["base"], case.get("patch", {}))
-    if "members" in answers:
-        answers = dict(answers, members=[_member(m, book.get("members", {})) for m in answers["members"]])
-    return answers
 
 
 def _all_cases():
