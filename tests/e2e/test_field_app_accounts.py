@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
-from support.field_app import ENUMERATOR, PIN, SUPERVISOR, VILLAGE, Phone, api, api_token, launch
+from playwright.sync_api import expect
+from support.field_app import ENUMERATOR, PIN, SUPERVISOR, VILLAGE, Phone, api, api_token
 from support.live import LiveServer, fresh_database
 
 
@@ -26,25 +26,6 @@ def live(tmp_path_factory):
                    input="second-enumerator-2026\n")
         with server:
             yield server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture()
-def phone(browser, live):
-    device = Phone(browser, live.url)
-    try:
-        yield device
-    finally:
-        device.close()
 
 
 def start_visit(phone: Phone) -> None:

@@ -16,9 +16,8 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import expect, sync_playwright
-from support.field_app import (ENUMERATOR, FORM_KEY, SUPERVISOR, Phone, api, api_token, fill_household, household,
-                               launch)
+from playwright.sync_api import expect
+from support.field_app import ENUMERATOR, FORM_KEY, SUPERVISOR, Phone, api, api_token, fill_household, household
 from support.live import LiveServer, fresh_database
 
 
@@ -30,25 +29,6 @@ def live(tmp_path_factory):
         server.cli("demo")
         with server:
             yield server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture()
-def phone(browser, live):
-    device = Phone(browser, live.url)
-    try:
-        yield device
-    finally:
-        device.close()
 
 
 def stored_counts(live, submission_ids: list[str], household_ids: list[str]) -> tuple[dict, dict]:

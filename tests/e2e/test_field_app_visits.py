@@ -19,9 +19,9 @@ import zlib
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from support.field_app import (ENUMERATOR, FORM_KEY, SUPERVISOR, VILLAGE, Phone, api, api_token, fill_household,
-                               household, launch)
+                               household)
 from support.households import household_answers, submission
 from support.live import LiveServer, fresh_database
 
@@ -39,25 +39,6 @@ def live(tmp_path_factory):
                    input=f"{LAST_YEAR[1]}\n")
         with server:
             yield server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as p:
-        b = launch(p)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture()
-def phone(browser, live):
-    device = Phone(browser, live.url)
-    try:
-        yield device
-    finally:
-        device.close()
 
 
 def rows(live, table: str, column: str, value) -> int:
