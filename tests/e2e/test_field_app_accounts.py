@@ -156,6 +156,7 @@ def test_two_users_on_one_phone_never_see_each_other(phone, live):
     page.get_by_role("button", name="Khóa ứng dụng").click()
     page.get_by_role("radio", name="rasoat2").click()
     phone.unlock("135792")
+    phone.wait_synced()  # the sync an unlock starts is over (a revoke meanwhile may wait on its locks)
     assert api(live, token, "POST", f"/api/v1/devices/{device}/revoke").status == 200
     page.get_by_role("button", name="Đồng bộ", exact=True).click()
     page.get_by_test_id("sync-now").click()
